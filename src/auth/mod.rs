@@ -1,0 +1,19 @@
+//! Who is asking: password hashing, sessions, the current user and cross-site defences.
+
+mod csrf;
+mod password;
+mod session;
+mod user;
+
+pub use csrf::reject_cross_site;
+pub use password::Passwords;
+pub use session::{DbSessionStore, TypedSession, ABSOLUTE_LIFETIME_SECS, IDLE_TIMEOUT_SECS};
+pub use user::{CurrentUser, MaybeUser};
+
+/// `n` random bytes from the OS-seeded CSPRNG, as lowercase hex.
+pub(crate) fn random_hex(n: usize) -> String {
+    use rand::RngCore;
+    let mut bytes = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,221 @@
+//! Server-side sessions: a typed wrapper over actix-session, and its store in SQLite.
+
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_session::{Session, SessionExt};
+use actix_web::cookie::time::Duration;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+
+use crate::db::{self, Db, sessions};
+use crate::error::AppError;
+
+pub const IDLE_TIMEOUT_SECS: i64 = 7 * 24 * 3600;
+pub const ABSOLUTE_LIFETIME_SECS: i64 = 30 * 24 * 3600;
+
+const USER_ID: &str = "user_id";
+const EPOCH: &str = "epoch";
+const CSRF: &str = "csrf";
+const FLASH: &str = "flash";
+
+/// The session as the app uses it: who is logged in, the CSRF token, a one-time message.
+pub struct TypedSession(Session);
+
+impl FromRequest for TypedSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self(req.get_session())))
+    }
+}
+
+impl TypedSession {
+    /// Starts a logged-in session under a fresh id (no session fixation), with a fresh token.
+    pub fn log_in(&self, user_id: i64, epoch: i64) -> Result<(), AppError> {
+        let flash = self.take_flash();
+        self.0.clear();
+        self.0.renew();
+        self.insert(USER_ID, user_id)?;
+        self.insert(EPOCH, epoch)?;
+        self.insert(CSRF, super::random_hex(32))?;
+        if let Some(flash) = flash {
+            self.flash(&flash)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the session: the store forgets its id, and the browser gets a new, anonymous one
+    /// (which carries the goodbye message).
+    pub fn log_out(&self) {
+        self.0.clear();
+        self.0.renew();
+    }
+
+    /// (user id, session epoch) of a logged-in session.
+    pub fn user(&self) -> Option<(i64, i64)> {
+        let id = self.0.get::<i64>(USER_ID).ok().flatten()?;
+        let epoch = self.0.get::<i64>(EPOCH).ok().flatten()?;
+        Some((id, epoch))
+    }
+
+    /// The token the forms of this session carry; made on first use.
+    pub fn csrf_token(&self) -> Result<String, AppError> {
+        if let Some(token) = self.0.get::<String>(CSRF).ok().flatten() {
+            return Ok(token);
+        }
+        let token = super::random_hex(32);
+        self.insert(CSRF, &token)?;
+        Ok(token)
+    }
+
+    /// 403 unless `submitted` is this session's token.
+    pub fn check_csrf(&self, submitted: Option<&str>) -> Result<(), AppError> {
+        let expected = self.0.get::<String>(CSRF).ok().flatten();
+        match (expected, submitted) {
+            (Some(expected), Some(submitted)) if constant_time_eq(&expected, submitted) => Ok(()),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+
+    pub fn flash(&self, message: &str) -> Result<(), AppError> {
+        self.insert(FLASH, message)
+    }
+
+    pub fn take_flash(&self) -> Option<String> {
+        self.0.remove_as::<String>(FLASH).and_then(Result::ok)
+    }
+
+    fn insert(&self, key: &str, value: impl serde::Serialize) -> Result<(), AppError> {
+        self.0
+            .insert(key, value)
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("session insert failed: {e}")))
+    }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+type State = HashMap<String, String>;
+
+/// Sessions in the `sessions` table. The idle expiry is pushed out as the session is used; the
+/// absolute lifetime counts from the login that created it.
+#[derive(Clone)]
+pub struct DbSessionStore {
+    db: Db,
+}
+
+impl DbSessionStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    async fn save_state(&self, state: State, ttl: &Duration) -> anyhow::Result<SessionKey> {
+        let key = super::random_hex(32);
+        let user_id = user_id_of(&state);
+        let json = serde_json::to_string(&state)?;
+        let ttl = ttl.whole_seconds();
+        let id = key.clone();
+        self.db
+            .run(move |conn| {
+                let now = db::now();
+                sessions::insert(conn, &id, user_id, &json, now, now + ttl)
+                    .map_err(anyhow::Error::from)
+            })
+            .await?;
+        SessionKey::try_from(key).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+fn user_id_of(state: &State) -> Option<i64> {
+    state.get(USER_ID).and_then(|v| serde_json::from_str(v).ok())
+}
+
+impl SessionStore for DbSessionStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let id = key.as_ref().to_owned();
+        let row = self
+            .db
+            .run(move |conn| sessions::load(conn, &id).map_err(anyhow::Error::from))
+            .await
+            .map_err(LoadError::Other)?;
+        let now = db::now();
+        match row {
+            Some(row) if row.expires_at > now && row.created_at + ABSOLUTE_LIFETIME_SECS > now => {
+                serde_json::from_str(&row.state)
+                    .map(Some)
+                    .map_err(|e| LoadError::Deserialization(e.into()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        self.save_state(state, ttl).await.map_err(SaveError::Other)
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        mut state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let user_id = user_id_of(&state);
+        let json = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let id = key.as_ref().to_owned();
+        let ttl_secs = ttl.whole_seconds();
+        let updated = self
+            .db
+            .run(move |conn| {
+                sessions::update(conn, &id, user_id, &json, db::now() + ttl_secs)
+                    .map_err(anyhow::Error::from)
+            })
+            .await
+            .map_err(UpdateError::Other)?;
+        if updated {
+            return Ok(key);
+        }
+        // The session was ended (logout, password change) while this request ran: keep what
+        // the request wrote, but never bring the login back.
+        state.remove(USER_ID);
+        state.remove(EPOCH);
+        self.save_state(state, ttl).await.map_err(UpdateError::Other)
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let id = key.as_ref().to_owned();
+        let ttl = ttl.whole_seconds();
+        self.db
+            .run(move |conn| {
+                sessions::touch(conn, &id, db::now() + ttl, 60).map_err(anyhow::Error::from)
+            })
+            .await
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        let id = key.as_ref().to_owned();
+        self.db
+            .run(move |conn| sessions::delete(conn, &id).map_err(anyhow::Error::from))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+        assert!(!constant_time_eq("", "a"));
+    }
+}

@@ -1,0 +1,71 @@
+//! Profile pictures: the pipeline, the files, and the gate that bounds how many are decoded
+//! at once.
+
+mod process;
+mod sniff;
+mod store;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::Semaphore;
+
+pub use process::{Limits, QUALITY, Rejection, SIZE, process};
+pub use sniff::{Format, Sniffed, sniff};
+pub use store::{PendingPicture, PictureName, PictureStore, TEMP_PREFIX};
+
+use crate::telemetry::spawn_blocking_with_tracing;
+
+/// Runs the pipeline on the blocking pool, at most `concurrency` pictures at a time, so a burst
+/// of huge uploads queues instead of exhausting memory while pages keep being served.
+#[derive(Clone)]
+pub struct Avatars {
+    gate: Arc<Semaphore>,
+    limits: Limits,
+    store: PictureStore,
+}
+
+impl Avatars {
+    pub fn new(store: PictureStore, concurrency: usize, limits: Limits) -> Self {
+        Self {
+            gate: Arc::new(Semaphore::new(concurrency.max(1))),
+            limits,
+            store,
+        }
+    }
+
+    pub fn store(&self) -> &PictureStore {
+        &self.store
+    }
+
+    /// Decodes and re-encodes `upload`; the outer error is ours, the inner one the upload's.
+    pub async fn process(&self, upload: Vec<u8>) -> anyhow::Result<Result<Vec<u8>, Rejection>> {
+        let _permit = self.gate.acquire().await.context("decode gate closed")?;
+        let limits = self.limits;
+        spawn_blocking_with_tracing(move || process(&upload, &limits)).await
+    }
+
+    /// Writes the processed picture under a fresh name, off the async workers.
+    pub async fn write(&self, jpeg: Vec<u8>) -> anyhow::Result<PendingPicture> {
+        let store = self.store.clone();
+        spawn_blocking_with_tracing(move || store.write_new(&jpeg))
+            .await?
+            .context("cannot write the new picture")
+    }
+
+    /// Deletes a replaced picture after the commit. A failure is logged, never shown: the
+    /// user's picture is already the new one, and `folio gc` will find the leftover.
+    pub async fn remove_replaced(&self, file_name: String) {
+        let store = self.store.clone();
+        let result = spawn_blocking_with_tracing(move || {
+            let r = store.remove(&file_name);
+            (file_name, r)
+        })
+        .await;
+        match result {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(e))) => tracing::warn!(file = %name, error = %e, "could not delete a replaced picture"),
+            Err(e) => tracing::warn!(error = %e, "could not delete a replaced picture"),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The `users` table.
+
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+
+use super::schema::{sessions, users};
+use super::{DbError, now};
+use crate::domain::{Email, Username};
+
+/// A user as pages show them.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub picture: Option<String>,
+    pub session_epoch: i64,
+    pub created_at: i64,
+}
+
+/// What a login needs to check a password.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct Credentials {
+    pub id: i64,
+    pub password_hash: String,
+    pub session_epoch: i64,
+}
+
+pub fn insert(
+    conn: &mut SqliteConnection,
+    username: &Username,
+    email: &Email,
+    password_hash: &str,
+) -> Result<User, DbError> {
+    Ok(diesel::insert_into(users::table)
+        .values((
+            users::username.eq(username.as_ref()),
+            users::email.eq(email.as_ref()),
+            users::password_hash.eq(password_hash),
+            users::created_at.eq(now()),
+        ))
+        .returning(User::as_returning())
+        .get_result(conn)?)
+}
+
+pub fn find(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Case-insensitive, as the column's collation is.
+pub fn find_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(name))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// What is taken of a wished-for username and email, ignoring the user `except`.
+pub fn taken(
+    conn: &mut SqliteConnection,
+    username: &Username,
+    email: &Email,
+    except: Option<i64>,
+) -> QueryResult<(bool, bool)> {
+    let except = except.unwrap_or(0);
+    let name_taken = diesel::select(diesel::dsl::exists(
+        users::table
+            .filter(users::username.eq(username.as_ref()))
+            .filter(users::id.ne(except)),
+    ))
+    .get_result(conn)?;
+    let email_taken = diesel::select(diesel::dsl::exists(
+        users::table
+            .filter(users::email.eq(email.as_ref()))
+            .filter(users::id.ne(except)),
+    ))
+    .get_result(conn)?;
+    Ok((name_taken, email_taken))
+}
+
+/// A login names a user by username or by email; usernames cannot contain '@'.
+pub fn credentials_for_login(
+    conn: &mut SqliteConnection,
+    login: &str,
+) -> QueryResult<Option<Credentials>> {
+    let query = users::table.select(Credentials::as_select());
+    if login.contains('@') {
+        query.filter(users::email.eq(login)).first(conn).optional()
+    } else {
+        query.filter(users::username.eq(login)).first(conn).optional()
+    }
+}
+
+pub fn credentials(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Credentials>> {
+    users::table
+        .find(id)
+        .select(Credentials::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn update_profile(
+    conn: &mut SqliteConnection,
+    id: i64,
+    username: &Username,
+    email: &Email,
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::username.eq(username.as_ref()),
+            users::email.eq(email.as_ref()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a new password hash and ends every session of the account; returns the new
+/// session epoch for the session that made the change.
+pub fn change_password(
+    conn: &mut SqliteConnection,
+    id: i64,
+    password_hash: &str,
+) -> QueryResult<i64> {
+    conn.immediate_transaction(|conn| {
+        let epoch = diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::session_epoch.eq(users::session_epoch + 1),
+            ))
+            .returning(users::session_epoch)
+            .get_result(conn)?;
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+        Ok(epoch)
+    })
+}
+
+/// Points the user at a new picture (or none) and returns the file it pointed at before, so
+/// the caller can delete that file once this has committed.
+pub fn swap_picture(
+    conn: &mut SqliteConnection,
+    id: i64,
+    picture: Option<&str>,
+) -> QueryResult<Option<String>> {
+    conn.immediate_transaction(|conn| {
+        let old: Option<String> = users::table
+            .find(id)
+            .select(users::picture)
+            .first(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::picture.eq(picture))
+            .execute(conn)?;
+        Ok(old)
+    })
+}
+
+/// Removes the account and all its sessions; returns its picture file for the caller to delete
+/// after the commit.
+pub fn delete(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<String>> {
+    conn.immediate_transaction(|conn| {
+        let picture: Option<String> = users::table
+            .find(id)
+            .select(users::picture)
+            .first(conn)?;
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+        diesel::delete(users::table.find(id)).execute(conn)?;
+        Ok(picture)
+    })
+}
+
+/// Every picture file a user points at (for `folio gc`).
+pub fn all_pictures(conn: &mut SqliteConnection) -> QueryResult<Vec<String>> {
+    users::table
+        .filter(users::picture.is_not_null())
+        .select(users::picture.assume_not_null())
+        .load(conn)
+}

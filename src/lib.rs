@@ -1,0 +1,14 @@
+//! Folio: profiles and profile pictures, server-rendered.
+
+pub mod auth;
+pub mod avatar;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod gc;
+pub mod routes;
+pub mod startup;
+pub mod static_files;
+pub mod telemetry;
+pub mod templates;

@@ -1,0 +1,85 @@
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use folio::avatar::PictureStore;
+use folio::config::{SETTINGS_HELP, Settings};
+use folio::db::Db;
+use folio::startup::Application;
+use folio::{gc, telemetry};
+
+/// Folio: profiles and profile pictures, server-rendered.
+#[derive(Parser)]
+#[command(name = "folio", version, after_help = SETTINGS_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the site (the default).
+    Serve,
+    /// Create the database if needed, run pending migrations and exit.
+    Migrate,
+    /// Delete picture files no user points at and leftover temporary files older than an
+    /// hour, expired sessions and stale failed-login records. Safe while serving.
+    Gc,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("folio: .env: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    telemetry::init();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("folio: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => Db::open(&settings.database_path)
+            .map(|_| println!("migrations are up to date"))
+            .map_err(|e| format!("DATABASE_URL: {e:#}")),
+        Command::Gc => collect(&settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("folio: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await.map_err(|e| e.to_string())?;
+        app.run_until_stopped().await.map_err(|e| format!("server: {e}"))
+    })
+}
+
+fn collect(settings: &Settings) -> Result<(), String> {
+    let db = Db::open(&settings.database_path).map_err(|e| format!("DATABASE_URL: {e:#}"))?;
+    let store = PictureStore::new(settings.profile_pics_dir());
+    let report = gc::collect_garbage(&db, &store, Duration::from_secs(3600))
+        .map_err(|e| format!("gc: {e:#}"))?;
+    for path in &report.removed_files {
+        println!("removed {}", path.display());
+    }
+    println!(
+        "removed {} file(s), {} expired session(s), {} old failed login(s)",
+        report.removed_files.len(),
+        report.expired_sessions,
+        report.old_login_failures
+    );
+    Ok(())
+}

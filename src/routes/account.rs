@@ -1,0 +1,233 @@
+//! The account page and its forms: profile, password, deletion.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, Passwords, TypedSession};
+use crate::avatar::Avatars;
+use crate::db::users::User;
+use crate::db::{Db, DbError, users};
+use crate::domain::{Email, Password, Username};
+use crate::error::{AppError, see_other};
+use crate::templates::{AccountErrors, AccountPage, Layout, avatar_url, render};
+
+use super::UploadConfig;
+use super::auth::{blocked, client_address, record_failure, too_many};
+
+/// The account page with the user's current values and `errors` beside their fields.
+pub fn account_page(
+    user: &User,
+    session: &TypedSession,
+    upload: &UploadConfig,
+    status: StatusCode,
+    values: Option<(String, String)>,
+    errors: AccountErrors,
+) -> Result<HttpResponse, AppError> {
+    let (username, email) = values.unwrap_or_else(|| (user.username.clone(), user.email.clone()));
+    let page = AccountPage {
+        layout: Layout::new(Some(user), session, true)?,
+        avatar_url: avatar_url(user.picture.as_deref()),
+        has_picture: user.picture.is_some(),
+        username,
+        email,
+        max_upload: super::human_bytes(upload.max_bytes),
+        errors,
+    };
+    render(status, &page)
+}
+
+pub async fn show(
+    user: CurrentUser,
+    session: TypedSession,
+    upload: web::Data<UploadConfig>,
+) -> Result<HttpResponse, AppError> {
+    account_page(&user, &session, &upload, StatusCode::OK, None, AccountErrors::default())
+}
+
+/// Any other field a form sends (e.g. `image_file`) is ignored.
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn update_profile(
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<ProfileForm>,
+    db: web::Data<Db>,
+    upload: web::Data<UploadConfig>,
+) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    let typed = Some((form.username.trim().to_owned(), form.email.trim().to_owned()));
+    let again = |status, errors| account_page(&user, &session, &upload, status, typed.clone(), errors);
+
+    let mut errors = AccountErrors::default();
+    let username = Username::parse(&form.username)
+        .map_err(|e| errors.username = Some(e.to_string()))
+        .ok();
+    let email = Email::parse(&form.email)
+        .map_err(|e| errors.email = Some(e.to_string()))
+        .ok();
+    let (Some(username), Some(email)) = (username, email) else {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
+    };
+
+    let id = user.id;
+    let (name, mail) = (username.clone(), email.clone());
+    let (name_taken, email_taken) = db
+        .run(move |conn| Ok::<_, AppError>(users::taken(conn, &name, &mail, Some(id))?))
+        .await?;
+    let conflict = |name_taken: bool, email_taken: bool| AccountErrors {
+        username: name_taken.then(|| "That username is already taken.".into()),
+        email: email_taken.then(|| "An account with that email already exists.".into()),
+        ..AccountErrors::default()
+    };
+    if name_taken || email_taken {
+        return again(StatusCode::CONFLICT, conflict(name_taken, email_taken));
+    }
+    match db
+        .run(move |conn| users::update_profile(conn, id, &username, &email))
+        .await
+    {
+        Ok(()) => {}
+        Err(DbError::UsernameTaken) => return again(StatusCode::CONFLICT, conflict(true, false)),
+        Err(DbError::EmailTaken) => return again(StatusCode::CONFLICT, conflict(false, true)),
+        Err(DbError::Unexpected(e)) => return Err(e.into()),
+    }
+    session.flash("Profile updated")?;
+    Ok(see_other("/account"))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+/// Checks the password of the logged-in user, counting failures like logins do, so a
+/// borrowed session cannot be used to guess it. `Err(message)` is shown beside the field.
+async fn confirm_password(
+    req: &HttpRequest,
+    user: &User,
+    password: String,
+    db: &Db,
+    passwords: &Passwords,
+) -> Result<Result<(), (StatusCode, String)>, AppError> {
+    let account = format!("user:{}", user.id);
+    let client = client_address(req);
+    if let Some(wait) = blocked(db, &account, &client).await? {
+        return Ok(Err((StatusCode::TOO_MANY_REQUESTS, too_many(wait))));
+    }
+    let id = user.id;
+    let hash = db
+        .run(move |conn| Ok::<_, AppError>(users::credentials(conn, id)?))
+        .await?
+        .map(|c| c.password_hash);
+    if password.is_empty() || !passwords.verify(hash, SecretString::from(password)).await? {
+        record_failure(db, account, client).await?;
+        return Ok(Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That is not your current password.".into(),
+        )));
+    }
+    Ok(Ok(()))
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<PasswordForm>,
+    db: web::Data<Db>,
+    passwords: web::Data<Passwords>,
+    upload: web::Data<UploadConfig>,
+) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    let form = form.into_inner();
+    let again = |status, errors| account_page(&user, &session, &upload, status, None, errors);
+
+    let mut errors = AccountErrors::default();
+    let new = Password::parse(form.password)
+        .map_err(|e| errors.password = Some(e.to_string()))
+        .ok();
+    if new.as_ref().is_some_and(|p| p.expose() != form.password_confirm) {
+        errors.password_confirm = Some("The two passwords do not match.".into());
+    }
+    let (Some(new), None) = (new, errors.password_confirm.as_ref()) else {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
+    };
+    if let Err((status, message)) =
+        confirm_password(&req, &user, form.current_password, &db, &passwords).await?
+    {
+        let errors = AccountErrors {
+            current_password: Some(message),
+            ..AccountErrors::default()
+        };
+        return again(status, errors);
+    }
+
+    let hash = passwords.hash(new.into_secret()).await?;
+    let id = user.id;
+    let epoch = db
+        .run(move |conn| Ok::<_, AppError>(users::change_password(conn, id, &hash)?))
+        .await?;
+    // Every session of the account is gone; this one continues under a fresh id.
+    session.log_in(id, epoch)?;
+    session.flash("Password changed. You have been logged out everywhere else.")?;
+    tracing::info!(user_id = id, "password changed");
+    Ok(see_other("/account"))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn delete_account(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<DeleteForm>,
+    db: web::Data<Db>,
+    passwords: web::Data<Passwords>,
+    avatars: web::Data<Avatars>,
+    upload: web::Data<UploadConfig>,
+) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    let form = form.into_inner();
+    if let Err((status, message)) = confirm_password(&req, &user, form.password, &db, &passwords).await? {
+        let errors = AccountErrors {
+            delete_password: Some(message),
+            ..AccountErrors::default()
+        };
+        return account_page(&user, &session, &upload, status, None, errors);
+    }
+    let id = user.id;
+    let picture = db
+        .run(move |conn| Ok::<_, AppError>(users::delete(conn, id)?))
+        .await?;
+    // The row is gone for good: now the file may go.
+    if let Some(picture) = picture {
+        avatars.remove_replaced(picture).await;
+    }
+    session.log_out();
+    session.flash("Your account has been deleted.")?;
+    tracing::info!(user_id = id, "account deleted");
+    Ok(see_other("/"))
+}

@@ -1,0 +1,290 @@
+//! Register, log in, log out.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::auth::{MaybeUser, Passwords, TypedSession};
+use crate::db::{self, Db, DbError, throttle, users};
+use crate::domain::{Email, Password, Username};
+use crate::error::{AppError, see_other};
+use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
+
+use super::TokenForm;
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+pub async fn register_form(user: MaybeUser, session: TypedSession) -> Result<HttpResponse, AppError> {
+    if user.0.is_some() {
+        return Ok(see_other("/account"));
+    }
+    let page = RegisterPage {
+        layout: Layout::new(None, &session, true)?,
+        username: String::new(),
+        email: String::new(),
+        errors: RegisterErrors::default(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+pub async fn register(
+    session: TypedSession,
+    form: web::Form<RegisterForm>,
+    db: web::Data<Db>,
+    passwords: web::Data<Passwords>,
+) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    let form = form.into_inner();
+    let mut errors = RegisterErrors::default();
+    let username = Username::parse(&form.username)
+        .map_err(|e| errors.username = Some(e.to_string()))
+        .ok();
+    let email = Email::parse(&form.email)
+        .map_err(|e| errors.email = Some(e.to_string()))
+        .ok();
+    let password = Password::parse(form.password)
+        .map_err(|e| errors.password = Some(e.to_string()))
+        .ok();
+    if password.as_ref().is_some_and(|p| p.expose() != form.password_confirm) {
+        errors.password_confirm = Some("The two passwords do not match.".into());
+    }
+    let again = |errors, status| -> Result<HttpResponse, AppError> {
+        let page = RegisterPage {
+            layout: Layout::new(None, &session, true)?,
+            username: form.username.trim().to_owned(),
+            email: form.email.trim().to_owned(),
+            errors,
+        };
+        render(status, &page)
+    };
+    let (Some(username), Some(email), Some(password), false) =
+        (username, email, password, errors.any())
+    else {
+        return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+
+    // Checked first so both fields can be reported; the unique indexes decide races.
+    let (name, mail) = (username.clone(), email.clone());
+    let (name_taken, email_taken) = db
+        .run(move |conn| Ok::<_, AppError>(users::taken(conn, &name, &mail, None)?))
+        .await?;
+    if name_taken || email_taken {
+        return again(taken_errors(name_taken, email_taken), StatusCode::CONFLICT);
+    }
+
+    let hash = passwords.hash(password.into_secret()).await?;
+    let created = db
+        .run(move |conn| users::insert(conn, &username, &email, &hash))
+        .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(DbError::UsernameTaken) => return again(taken_errors(true, false), StatusCode::CONFLICT),
+        Err(DbError::EmailTaken) => return again(taken_errors(false, true), StatusCode::CONFLICT),
+        Err(DbError::Unexpected(e)) => return Err(e.into()),
+    };
+    tracing::info!(user_id = user.id, "registered");
+    session.log_in(user.id, user.session_epoch)?;
+    session.flash(&format!(
+        "Welcome to Folio, {}! Add a profile picture below.",
+        user.username
+    ))?;
+    Ok(see_other("/account"))
+}
+
+fn taken_errors(username: bool, email: bool) -> RegisterErrors {
+    RegisterErrors {
+        username: username.then(|| "That username is already taken.".into()),
+        email: email.then(|| "An account with that email already exists.".into()),
+        ..RegisterErrors::default()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(
+    query: web::Query<NextQuery>,
+    user: MaybeUser,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(query.next.as_deref());
+    if user.0.is_some() {
+        return Ok(see_other(&next));
+    }
+    let page = LoginPage {
+        layout: Layout::new(None, &session, true)?,
+        username: String::new(),
+        next,
+        error: None,
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+const LOGIN_REFUSED: &str = "That username or email and password do not match an account.";
+
+pub async fn login(
+    req: HttpRequest,
+    session: TypedSession,
+    form: web::Form<LoginForm>,
+    db: web::Data<Db>,
+    passwords: web::Data<Passwords>,
+) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    let form = form.into_inner();
+    let login = form.username.trim().to_owned();
+    let next = safe_next(Some(&form.next));
+    let again = |error: String, status| -> Result<HttpResponse, AppError> {
+        let page = LoginPage {
+            layout: Layout::new(None, &session, true)?,
+            username: login.clone(),
+            next: next.clone(),
+            error: Some(error),
+        };
+        render(status, &page)
+    };
+    if login.is_empty() || form.password.is_empty() {
+        return again(
+            "Enter your username or email and your password.".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+
+    let client = client_address(&req);
+    let name = login.clone();
+    let credentials = db
+        .run(move |conn| Ok::<_, AppError>(users::credentials_for_login(conn, &name)?))
+        .await?;
+    // Failures count against the account when it exists, else against the name tried.
+    let account = credentials.as_ref().map_or_else(
+        || format!("name:{}", login.to_ascii_lowercase()),
+        |c| format!("user:{}", c.id),
+    );
+    if let Some(wait) = blocked(&db, &account, &client).await? {
+        return again(too_many(wait), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    let hash = credentials.as_ref().map(|c| c.password_hash.clone());
+    let ok = passwords
+        .verify(hash, SecretString::from(form.password))
+        .await?;
+    let Some(credentials) = credentials.filter(|_| ok) else {
+        record_failure(&db, account, client).await?;
+        tracing::info!("login refused");
+        return again(LOGIN_REFUSED.into(), StatusCode::UNAUTHORIZED);
+    };
+
+    db.run(move |conn| Ok::<_, AppError>(throttle::clear_account(conn, &account)?))
+        .await?;
+    session.log_in(credentials.id, credentials.session_epoch)?;
+    tracing::info!(user_id = credentials.id, "logged in");
+    Ok(see_other(&next))
+}
+
+pub async fn logout(session: TypedSession, form: web::Form<TokenForm>) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    session.log_out();
+    session.flash("You have been logged out.")?;
+    Ok(see_other("/"))
+}
+
+/// The address the connection comes from. Forwarded headers are not trusted: anyone can
+/// send them, and throttling must not be that easy to dodge.
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
+pub async fn blocked(db: &Db, account: &str, client: &str) -> Result<Option<i64>, AppError> {
+    let (account, client) = (account.to_owned(), client.to_owned());
+    db.run(move |conn| {
+        Ok::<_, AppError>(throttle::blocked_for(conn, &account, &client, db::now())?)
+    })
+    .await
+}
+
+pub async fn record_failure(db: &Db, account: String, client: String) -> Result<(), AppError> {
+    db.run(move |conn| {
+        Ok::<_, AppError>(throttle::record_failure(conn, &account, &client, db::now())?)
+    })
+    .await
+}
+
+pub fn too_many(wait_secs: i64) -> String {
+    let minutes = (wait_secs + 59) / 60;
+    format!(
+        "Too many failed attempts. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+/// Only a local path may follow a login: "/x" yes; "//evil", "/\evil", "https://evil" no.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_never_leaves_the_site() {
+        assert_eq!(safe_next(Some("/account")), "/account");
+        assert_eq!(safe_next(Some("/users/bob?x=1")), "/users/bob?x=1");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil",
+            "evil",
+            "",
+            "/\t/evil",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn waits_are_rounded_up_to_minutes() {
+        assert_eq!(too_many(1), "Too many failed attempts. Try again in 1 minute.");
+        assert_eq!(too_many(61), "Too many failed attempts. Try again in 2 minutes.");
+    }
+}

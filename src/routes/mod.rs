@@ -1,0 +1,70 @@
+//! Handlers only: extract, call, respond. One file per area.
+
+mod account;
+mod auth;
+mod health;
+mod home;
+mod media;
+mod picture;
+mod profile;
+
+use actix_web::web;
+use serde::Deserialize;
+
+use crate::error::AppError;
+
+pub use picture::UploadConfig;
+
+/// Routes that use sessions; `/static` and `/media` are served outside them.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::home))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/register", web::get().to(auth::register_form))
+        .route("/register", web::post().to(auth::register))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/account", web::get().to(account::show))
+        .route("/account", web::post().to(account::update_profile))
+        .route("/account/password", web::post().to(account::change_password))
+        .route("/account/delete", web::post().to(account::delete_account))
+        .route("/account/picture", web::post().to(picture::upload))
+        .route("/account/picture/delete", web::post().to(picture::remove))
+        .route("/users/{username}", web::get().to(profile::show));
+}
+
+pub use media::serve_picture;
+
+pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// A form that carries nothing but its token.
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+/// "5 MiB" for 5242880: how limits are written on pages.
+pub fn human_bytes(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    const KIB: usize = 1024;
+    if bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes % KIB == 0 {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn limits_read_naturally() {
+        assert_eq!(super::human_bytes(5 * 1024 * 1024), "5 MiB");
+        assert_eq!(super::human_bytes(512 * 1024), "512 KiB");
+        assert_eq!(super::human_bytes(1000), "1000 bytes");
+    }
+}

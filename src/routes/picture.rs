@@ -1,0 +1,238 @@
+//! `POST /account/picture` and `POST /account/picture/delete`.
+//!
+//! The shape: log-in check (extractor) → stream the body with a byte limit and timeouts →
+//! CSRF → pipeline on the blocking pool → write the new file → one transaction points the user
+//! at it → only then delete the old file. Any early return drops the pending file's guard,
+//! which removes it.
+
+use std::time::Duration;
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::rt::time::{Instant, timeout};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::{Stream, StreamExt};
+
+use crate::auth::{CurrentUser, TypedSession};
+use crate::avatar::{Avatars, Rejection};
+use crate::db::{Db, users};
+use crate::error::{AppError, see_other};
+use crate::templates::AccountErrors;
+
+use super::TokenForm;
+use super::account::account_page;
+
+/// Limits of the upload endpoint.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    /// Largest accepted picture file (the file part, not the whole body).
+    pub max_bytes: usize,
+    /// Longest pause between two chunks of the body.
+    pub idle_timeout: Duration,
+    /// Longest time for the whole body.
+    pub deadline: Duration,
+}
+
+/// Small fields (the token) and multipart framing may add this much to a body.
+const FORM_OVERHEAD: usize = 64 * 1024;
+const MAX_FIELDS: usize = 8;
+
+#[derive(Default)]
+struct PictureForm {
+    csrf_token: Option<String>,
+    picture: Option<Upload>,
+}
+
+enum Upload {
+    /// The browser sent the field without a file: nothing was chosen.
+    NothingChosen,
+    File(Vec<u8>),
+}
+
+enum FormError {
+    /// The file passed the limit; the token, if it came first, is given back.
+    TooLarge(Option<String>),
+    TimedOut,
+    Malformed,
+}
+
+pub async fn upload(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: TypedSession,
+    multipart: Multipart,
+    db: web::Data<Db>,
+    avatars: web::Data<Avatars>,
+    config: web::Data<UploadConfig>,
+) -> Result<HttpResponse, AppError> {
+    let refuse = |status, message: String| {
+        let errors = AccountErrors {
+            picture: Some(message),
+            ..AccountErrors::default()
+        };
+        account_page(&user, &session, &config, status, None, errors)
+    };
+    let too_large = || {
+        format!(
+            "This file is larger than {}. Choose a smaller picture.",
+            super::human_bytes(config.max_bytes)
+        )
+    };
+
+    // A declared length far over the limit is refused before reading anything.
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > 2 * config.max_bytes + FORM_OVERHEAD) {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large());
+    }
+
+    let form = match read_form(multipart, &config).await {
+        Ok(form) => form,
+        Err(FormError::TooLarge(token)) => {
+            if token.is_some() {
+                session.check_csrf(token.as_deref())?;
+            }
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large());
+        }
+        Err(FormError::TimedOut) => return Ok(HttpResponse::RequestTimeout().finish()),
+        Err(FormError::Malformed) => return Ok(HttpResponse::BadRequest().finish()),
+    };
+    session.check_csrf(form.csrf_token.as_deref())?;
+
+    let bytes = match form.picture {
+        None | Some(Upload::NothingChosen) => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Choose a picture to upload.".into(),
+            );
+        }
+        Some(Upload::File(bytes)) => bytes,
+    };
+    let size = bytes.len();
+    let jpeg = match avatars.process(bytes).await? {
+        Ok(jpeg) => jpeg,
+        Err(rejection) => {
+            tracing::info!(size, reason = ?rejection, "picture refused");
+            let status = status_of(&rejection);
+            return refuse(status, rejection.to_string());
+        }
+    };
+
+    let pending = avatars.write(jpeg).await?;
+    let new_name = pending.name().file_name();
+    let id = user.id;
+    let old = db
+        .run(move |conn| Ok::<_, AppError>(users::swap_picture(conn, id, Some(&new_name))?))
+        .await?;
+    pending.keep();
+    if let Some(old) = old {
+        avatars.remove_replaced(old).await;
+    }
+    tracing::info!(user_id = id, size, "profile picture updated");
+    session.flash("Profile picture updated")?;
+    Ok(see_other("/account"))
+}
+
+fn status_of(rejection: &Rejection) -> StatusCode {
+    if rejection.is_unsupported_type() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
+pub async fn remove(
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<TokenForm>,
+    db: web::Data<Db>,
+    avatars: web::Data<Avatars>,
+) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    let id = user.id;
+    let old = db
+        .run(move |conn| Ok::<_, AppError>(users::swap_picture(conn, id, None)?))
+        .await?;
+    if let Some(old) = old {
+        avatars.remove_replaced(old).await;
+    }
+    session.flash("Profile picture removed")?;
+    Ok(see_other("/account"))
+}
+
+/// Reads the multipart body as a stream. The file is cut off as soon as it passes the
+/// limit; what follows is read and dropped (up to one more limit's worth) so the browser
+/// gets to see the answer instead of a reset connection. The client's file name and
+/// Content-Type are never looked at, except to tell "no file chosen" from an empty file.
+async fn read_form(mut multipart: Multipart, config: &UploadConfig) -> Result<PictureForm, FormError> {
+    let deadline = Instant::now() + config.deadline;
+    let mut form = PictureForm::default();
+    let mut fields = 0;
+    let mut over_limit = false;
+    let mut discarded = 0usize;
+
+    while let Some(field) = next(&mut multipart, config.idle_timeout, deadline).await? {
+        let mut field = field.map_err(|_| FormError::Malformed)?;
+        fields += 1;
+        if fields > MAX_FIELDS {
+            return Err(FormError::Malformed);
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let no_file_name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .is_none_or(str::is_empty);
+        let limit = if name == "picture" { config.max_bytes } else { 1024 };
+        let mut data = Vec::new();
+        while let Some(chunk) = next(&mut field, config.idle_timeout, deadline).await? {
+            let chunk = chunk.map_err(|_| FormError::Malformed)?;
+            if over_limit || data.len() + chunk.len() > limit {
+                if name != "picture" && !over_limit {
+                    return Err(FormError::Malformed);
+                }
+                over_limit = true;
+                discarded += chunk.len();
+                if discarded > config.max_bytes {
+                    return Err(FormError::TooLarge(form.csrf_token));
+                }
+                continue;
+            }
+            data.extend_from_slice(&chunk);
+        }
+        if over_limit {
+            continue;
+        }
+        match name.as_str() {
+            "csrf_token" => form.csrf_token = String::from_utf8(data).ok(),
+            "picture" if form.picture.is_none() => {
+                form.picture = Some(if data.is_empty() && no_file_name {
+                    Upload::NothingChosen
+                } else {
+                    Upload::File(data)
+                });
+            }
+            _ => {}
+        }
+    }
+    if over_limit {
+        return Err(FormError::TooLarge(form.csrf_token));
+    }
+    Ok(form)
+}
+
+/// The next item of a body stream, or `TimedOut` when it stalls or the deadline passes:
+/// actix has no body timeout of its own, and a trickling body would hold a connection.
+async fn next<S: Stream + Unpin>(
+    stream: &mut S,
+    idle: Duration,
+    deadline: Instant,
+) -> Result<Option<S::Item>, FormError> {
+    let wait = idle.min(deadline.saturating_duration_since(Instant::now()));
+    timeout(wait, stream.next())
+        .await
+        .map_err(|_| FormError::TimedOut)
+}

@@ -1,0 +1,200 @@
+//! Builds the application from settings: storage, key, listener, middleware and routes.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_site};
+use crate::avatar::{Avatars, Limits, PictureStore};
+use crate::config::{SettingError, Settings};
+use crate::db::Db;
+use crate::error::error_pages;
+use crate::routes::{self, UploadConfig};
+use crate::static_files;
+
+/// No inline script or style; images only from here (and `data:`/`blob:` for previews).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens everything the settings name and binds the listener. Each failure names the
+    /// setting at fault.
+    pub async fn build(settings: Settings) -> Result<Self, SettingError> {
+        let db = Db::open(&settings.database_path)
+            .map_err(|e| SettingError::new("DATABASE_URL", format!("{e:#}")))?;
+        let store = PictureStore::new(settings.profile_pics_dir());
+        store.prepare().map_err(|e| {
+            SettingError::new(
+                "FOLIO_MEDIA_DIR",
+                format!("cannot write to '{}': {e}", store.dir().display()),
+            )
+        })?;
+        let key = load_or_create_key(&settings.secret_key_file).map_err(|e| {
+            SettingError::new(
+                "FOLIO_SECRET_KEY_FILE",
+                format!("'{}': {e}", settings.secret_key_file.display()),
+            )
+        })?;
+        let listener = TcpListener::bind(settings.bind).map_err(|e| {
+            SettingError::new("FOLIO_BIND", format!("cannot listen on {}: {e}", settings.bind))
+        })?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| SettingError::new("FOLIO_BIND", e.to_string()))?;
+
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let passwords =
+            Passwords::new(cores).map_err(|e| SettingError::new("startup", format!("{e:#}")))?;
+        let avatars = Avatars::new(store, cores, Limits::default());
+        let upload = UploadConfig {
+            max_bytes: settings.max_upload_bytes,
+            idle_timeout: settings.upload_idle_timeout,
+            deadline: settings.upload_deadline,
+        };
+        let server = serve(listener, db, avatars, passwords, upload, key, &settings)
+            .map_err(|e| SettingError::new("FOLIO_BIND", e.to_string()))?;
+        tracing::info!("listening on http://{address}");
+        Ok(Self {
+            port: address.port(),
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// For stopping the server from outside (tests; SIGTERM/SIGINT are handled already).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    db: Db,
+    avatars: Avatars,
+    passwords: Passwords,
+    upload: UploadConfig,
+    key: Key,
+    settings: &Settings,
+) -> io::Result<Server> {
+    let cookie_secure = settings.cookie_secure;
+    let db = web::Data::new(db);
+    let avatars = web::Data::new(avatars);
+    let passwords = web::Data::new(passwords);
+    let upload = web::Data::new(upload);
+
+    let mut server = HttpServer::new(move || {
+        let sessions = SessionMiddleware::builder(DbSessionStore::new(db.get_ref().clone()), key.clone())
+            // `__Host-` binds the cookie to this host over HTTPS: only valid with Secure.
+            .cookie_name(if cookie_secure { "__Host-folio_session" } else { "folio_session" }.into())
+            .cookie_secure(cookie_secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_path("/".into())
+            .session_lifecycle(
+                PersistentSession::default()
+                    .session_ttl(CookieDuration::seconds(IDLE_TIMEOUT_SECS))
+                    .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+            )
+            .build();
+
+        App::new()
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Content-Security-Policy", CSP))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "same-origin"))
+                    .add(("X-Frame-Options", "DENY")),
+            )
+            .wrap(ErrorHandlers::new().default_handler(error_pages))
+            .wrap(TracingLogger::default())
+            .app_data(db.clone())
+            .app_data(avatars.clone())
+            .app_data(passwords.clone())
+            .app_data(upload.clone())
+            .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|err, _| {
+                actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().finish()).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().finish()).into()
+            }))
+            // Files need no session: serve them before the session middleware runs.
+            .route("/static/{file}", web::get().to(static_files::serve))
+            .route("/media/profile_pics/{name}", web::get().to(routes::serve_picture))
+            .service(
+                web::scope("")
+                    .wrap(sessions)
+                    .wrap(from_fn(reject_cross_site))
+                    .configure(routes::configure),
+            )
+            .default_service(web::to(routes::not_found))
+    })
+    .shutdown_timeout(10)
+    .listen(listener)?;
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+/// The cookie key: 64 random bytes kept as hex in a file made on first start (mode 0600), so
+/// sessions survive a restart.
+fn load_or_create_key(path: &Path) -> io::Result<Key> {
+    match fs::read_to_string(path) {
+        Ok(text) => parse_key(text.trim()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a Folio key (128 hex digits); delete it to make a new one",
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let key = Key::generate();
+            let hex: String = key.master().iter().map(|b| format!("{b:02x}")).collect();
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent)?;
+            }
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?;
+            file.write_all(hex.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            tracing::info!(path = %path.display(), "created a new session key");
+            Ok(key)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_key(hex: &str) -> Option<Key> {
+    if hex.len() != 128 || !hex.is_ascii() {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..64)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    Key::try_from(bytes?.as_slice()).ok()
+}

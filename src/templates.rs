@@ -1,0 +1,195 @@
+//! One askama struct per page, and the layout data every page shares.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use askama::Template;
+
+use crate::auth::TypedSession;
+use crate::avatar::PictureName;
+use crate::db::users::User;
+use crate::error::AppError;
+use crate::static_files::DEFAULT_AVATAR;
+
+/// Header, navigation and the one-time message.
+pub struct Layout {
+    pub user: Option<NavUser>,
+    /// Empty for anonymous visitors on pages without forms, so they get no session.
+    pub csrf_token: String,
+    pub flash: Option<String>,
+}
+
+pub struct NavUser {
+    pub username: String,
+    pub avatar_url: String,
+}
+
+impl Layout {
+    /// `has_form`: the page shows a form, so it needs a token even for anonymous visitors.
+    pub fn new(
+        user: Option<&User>,
+        session: &TypedSession,
+        has_form: bool,
+    ) -> Result<Self, AppError> {
+        let csrf_token = if user.is_some() || has_form {
+            session.csrf_token()?
+        } else {
+            String::new()
+        };
+        Ok(Self {
+            user: user.map(|u| NavUser {
+                username: u.username.clone(),
+                avatar_url: avatar_url(u.picture.as_deref()),
+            }),
+            csrf_token,
+            flash: session.take_flash(),
+        })
+    }
+
+    fn plain() -> Self {
+        Self {
+            user: None,
+            csrf_token: String::new(),
+            flash: None,
+        }
+    }
+}
+
+/// Where a user's picture is served from: theirs, or the default avatar.
+pub fn avatar_url(picture: Option<&str>) -> String {
+    picture
+        .and_then(PictureName::parse)
+        .map_or_else(|| DEFAULT_AVATAR.to_owned(), |name| name.url())
+}
+
+/// An HTML response with `status`. Pages carry per-user content, so caches must not keep them.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = page
+        .render()
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("template: {e}")))?;
+    Ok(HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub layout: Layout,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage {
+    pub layout: Layout,
+    pub username: String,
+    pub email: String,
+    pub errors: RegisterErrors,
+}
+
+#[derive(Default)]
+pub struct RegisterErrors {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub password_confirm: Option<String>,
+}
+
+impl RegisterErrors {
+    pub fn any(&self) -> bool {
+        self.username.is_some()
+            || self.email.is_some()
+            || self.password.is_some()
+            || self.password_confirm.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub username: String,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub layout: Layout,
+    pub avatar_url: String,
+    pub has_picture: bool,
+    pub username: String,
+    pub email: String,
+    pub max_upload: String,
+    pub errors: AccountErrors,
+}
+
+/// Each form on the account page keeps its own messages.
+#[derive(Default)]
+pub struct AccountErrors {
+    pub picture: Option<String>,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub current_password: Option<String>,
+    pub password: Option<String>,
+    pub password_confirm: Option<String>,
+    pub delete_password: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+pub struct ProfilePage {
+    pub layout: Layout,
+    pub username: String,
+    pub avatar_url: String,
+    pub is_own: bool,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub status: u16,
+    pub title: &'static str,
+    pub message: &'static str,
+    pub request_id: Option<String>,
+}
+
+impl ErrorPage {
+    pub fn for_status(status: StatusCode, request_id: Option<String>) -> Self {
+        let (title, message) = match status.as_u16() {
+            400 => ("Bad request", "The request could not be understood. Go back and try again."),
+            403 => (
+                "Form expired",
+                "This form has expired or was sent from another site. Go back, reload the page and try again.",
+            ),
+            404 => ("Page not found", "There is nothing at this address. Check it, or start from the home page."),
+            405 => ("Not allowed", "This address does not take that kind of request."),
+            408 => ("Too slow", "The upload took too long and was stopped. Try again on a faster connection."),
+            413 => ("Too large", "What was sent is larger than this site accepts."),
+            415 => ("Unsupported type", "This site cannot read what was sent."),
+            429 => ("Too many attempts", "Too many attempts in a short time. Wait a few minutes and try again."),
+            503 => ("Unavailable", "The site cannot serve this right now. Try again in a moment."),
+            s if s >= 500 => (
+                "Something went wrong",
+                "Sorry, something went wrong on our side. Try again in a moment; if it keeps happening, quote the request id below.",
+            ),
+            _ => ("Error", "This request could not be completed."),
+        };
+        Self {
+            layout: Layout::plain(),
+            status: status.as_u16(),
+            title,
+            message,
+            request_id: request_id.filter(|_| status.is_server_error()),
+        }
+    }
+
+    /// Never fails: a template error falls back to plain text.
+    pub fn render_html(&self) -> String {
+        self.render()
+            .unwrap_or_else(|_| format!("{} {}", self.status, self.title))
+    }
+}
