@@ -68,7 +68,8 @@ impl Settings {
             )
         })?;
 
-        let database_path = parse_database_url(&get("DATABASE_URL").unwrap_or_else(|| "folio.db".into()))?;
+        let database_path =
+            parse_database_url(&get("DATABASE_URL").unwrap_or_else(|| "folio.db".into()))?;
 
         let max_text = get("FOLIO_MAX_UPLOAD_BYTES").unwrap_or_else(|| "5242880".into());
         let max_upload_bytes = match max_text.trim().parse::<usize>() {
@@ -96,7 +97,9 @@ impl Settings {
         Ok(Self {
             bind,
             database_path,
-            media_dir: get("FOLIO_MEDIA_DIR").unwrap_or_else(|| "media".into()).into(),
+            media_dir: get("FOLIO_MEDIA_DIR")
+                .unwrap_or_else(|| "media".into())
+                .into(),
             max_upload_bytes,
             secret_key_file: get("FOLIO_SECRET_KEY_FILE")
                 .unwrap_or_else(|| "folio.key".into())

@@ -76,9 +76,7 @@ fn login_url(next: &str) -> String {
 }
 
 /// `ErrorHandlers` default handler: gives every error status without an HTML body a page.
-pub fn error_pages<B>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn error_pages<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let status = res.status();
     let is_html = res
         .headers()

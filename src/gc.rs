@@ -63,7 +63,6 @@ pub fn collect_garbage(db: &Db, store: &PictureStore, grace: Duration) -> anyhow
 
     let now = db::now();
     report.expired_sessions = sessions::purge_expired(&mut conn, now, ABSOLUTE_LIFETIME_SECS)?;
-    report.old_login_failures =
-        throttle::purge_older_than(&mut conn, now - throttle::WINDOW_SECS)?;
+    report.old_login_failures = throttle::purge_older_than(&mut conn, now - throttle::WINDOW_SECS)?;
     Ok(report)
 }

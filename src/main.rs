@@ -62,8 +62,12 @@ fn main() -> ExitCode {
 
 fn serve(settings: Settings) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings).await.map_err(|e| e.to_string())?;
-        app.run_until_stopped().await.map_err(|e| format!("server: {e}"))
+        let app = Application::build(settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        app.run_until_stopped()
+            .await
+            .map_err(|e| format!("server: {e}"))
     })
 }
 

@@ -51,7 +51,10 @@ impl Application {
             )
         })?;
         let listener = TcpListener::bind(settings.bind).map_err(|e| {
-            SettingError::new("FOLIO_BIND", format!("cannot listen on {}: {e}", settings.bind))
+            SettingError::new(
+                "FOLIO_BIND",
+                format!("cannot listen on {}: {e}", settings.bind),
+            )
         })?;
         let address = listener
             .local_addr()
@@ -105,19 +108,27 @@ fn serve(
     let upload = web::Data::new(upload);
 
     let mut server = HttpServer::new(move || {
-        let sessions = SessionMiddleware::builder(DbSessionStore::new(db.get_ref().clone()), key.clone())
-            // `__Host-` binds the cookie to this host over HTTPS: only valid with Secure.
-            .cookie_name(if cookie_secure { "__Host-folio_session" } else { "folio_session" }.into())
-            .cookie_secure(cookie_secure)
-            .cookie_http_only(true)
-            .cookie_same_site(SameSite::Lax)
-            .cookie_path("/".into())
-            .session_lifecycle(
-                PersistentSession::default()
-                    .session_ttl(CookieDuration::seconds(IDLE_TIMEOUT_SECS))
-                    .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
-            )
-            .build();
+        let sessions =
+            SessionMiddleware::builder(DbSessionStore::new(db.get_ref().clone()), key.clone())
+                // `__Host-` binds the cookie to this host over HTTPS: only valid with Secure.
+                .cookie_name(
+                    if cookie_secure {
+                        "__Host-folio_session"
+                    } else {
+                        "folio_session"
+                    }
+                    .into(),
+                )
+                .cookie_secure(cookie_secure)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_path("/".into())
+                .session_lifecycle(
+                    PersistentSession::default()
+                        .session_ttl(CookieDuration::seconds(IDLE_TIMEOUT_SECS))
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                )
+                .build();
 
         App::new()
             .wrap(
@@ -133,15 +144,30 @@ fn serve(
             .app_data(avatars.clone())
             .app_data(passwords.clone())
             .app_data(upload.clone())
-            .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|err, _| {
-                actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().finish()).into()
-            }))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(16 * 1024)
+                    .error_handler(|err, _| {
+                        actix_web::error::InternalError::from_response(
+                            err,
+                            HttpResponse::BadRequest().finish(),
+                        )
+                        .into()
+                    }),
+            )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().finish()).into()
+                actix_web::error::InternalError::from_response(
+                    err,
+                    HttpResponse::BadRequest().finish(),
+                )
+                .into()
             }))
             // Files need no session: serve them before the session middleware runs.
             .route("/static/{file}", web::get().to(static_files::serve))
-            .route("/media/profile_pics/{name}", web::get().to(routes::serve_picture))
+            .route(
+                "/media/profile_pics/{name}",
+                web::get().to(routes::serve_picture),
+            )
             .service(
                 web::scope("")
                     .wrap(sessions)

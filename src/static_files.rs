@@ -6,9 +6,21 @@ use actix_web::{HttpResponse, web};
 use crate::error::AppError;
 
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("style.css", "text/css; charset=utf-8", include_bytes!("../static/style.css")),
-    ("default-avatar.svg", "image/svg+xml", include_bytes!("../static/default-avatar.svg")),
-    ("favicon.svg", "image/svg+xml", include_bytes!("../static/favicon.svg")),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../static/style.css"),
+    ),
+    (
+        "default-avatar.svg",
+        "image/svg+xml",
+        include_bytes!("../static/default-avatar.svg"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../static/favicon.svg"),
+    ),
 ];
 
 pub const DEFAULT_AVATAR: &str = "/static/default-avatar.svg";

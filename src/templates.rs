@@ -160,18 +160,39 @@ pub struct ErrorPage {
 impl ErrorPage {
     pub fn for_status(status: StatusCode, request_id: Option<String>) -> Self {
         let (title, message) = match status.as_u16() {
-            400 => ("Bad request", "The request could not be understood. Go back and try again."),
+            400 => (
+                "Bad request",
+                "The request could not be understood. Go back and try again.",
+            ),
             403 => (
                 "Form expired",
                 "This form has expired or was sent from another site. Go back, reload the page and try again.",
             ),
-            404 => ("Page not found", "There is nothing at this address. Check it, or start from the home page."),
-            405 => ("Not allowed", "This address does not take that kind of request."),
-            408 => ("Too slow", "The upload took too long and was stopped. Try again on a faster connection."),
-            413 => ("Too large", "What was sent is larger than this site accepts."),
+            404 => (
+                "Page not found",
+                "There is nothing at this address. Check it, or start from the home page.",
+            ),
+            405 => (
+                "Not allowed",
+                "This address does not take that kind of request.",
+            ),
+            408 => (
+                "Too slow",
+                "The upload took too long and was stopped. Try again on a faster connection.",
+            ),
+            413 => (
+                "Too large",
+                "What was sent is larger than this site accepts.",
+            ),
             415 => ("Unsupported type", "This site cannot read what was sent."),
-            429 => ("Too many attempts", "Too many attempts in a short time. Wait a few minutes and try again."),
-            503 => ("Unavailable", "The site cannot serve this right now. Try again in a moment."),
+            429 => (
+                "Too many attempts",
+                "Too many attempts in a short time. Wait a few minutes and try again.",
+            ),
+            503 => (
+                "Unavailable",
+                "The site cannot serve this right now. Try again in a moment.",
+            ),
             s if s >= 500 => (
                 "Something went wrong",
                 "Sorry, something went wrong on our side. Try again in a moment; if it keeps happening, quote the request id below.",

@@ -7,7 +7,7 @@ mod user;
 
 pub use csrf::reject_cross_site;
 pub use password::Passwords;
-pub use session::{DbSessionStore, TypedSession, ABSOLUTE_LIFETIME_SECS, IDLE_TIMEOUT_SECS};
+pub use session::{ABSOLUTE_LIFETIME_SECS, DbSessionStore, IDLE_TIMEOUT_SECS, TypedSession};
 pub use user::{CurrentUser, MaybeUser};
 
 /// `n` random bytes from the OS-seeded CSPRNG, as lowercase hex.

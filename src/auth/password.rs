@@ -57,7 +57,11 @@ impl Passwords {
 
     /// Checks `password` against `hash`, or against a dummy hash when there is no user, so
     /// an unknown name and a wrong password take the same time.
-    pub async fn verify(&self, hash: Option<String>, password: SecretString) -> anyhow::Result<bool> {
+    pub async fn verify(
+        &self,
+        hash: Option<String>,
+        password: SecretString,
+    ) -> anyhow::Result<bool> {
         let _permit = self.gate.acquire().await.context("hashing gate closed")?;
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
@@ -75,10 +79,17 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_phc_strings_that_verify() {
         let hash = hash_blocking("correct horse").expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(verify_blocking(&hash, "correct horse").expect("verify"));
         assert!(!verify_blocking(&hash, "correct horsE").expect("verify"));
-        assert_ne!(hash, hash_blocking("correct horse").expect("hash"), "salted");
+        assert_ne!(
+            hash,
+            hash_blocking("correct horse").expect("hash"),
+            "salted"
+        );
     }
 
     #[actix_web::test]

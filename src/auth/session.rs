@@ -135,7 +135,9 @@ impl DbSessionStore {
 }
 
 fn user_id_of(state: &State) -> Option<i64> {
-    state.get(USER_ID).and_then(|v| serde_json::from_str(v).ok())
+    state
+        .get(USER_ID)
+        .and_then(|v| serde_json::from_str(v).ok())
 }
 
 impl SessionStore for DbSessionStore {
@@ -168,7 +170,8 @@ impl SessionStore for DbSessionStore {
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
         let user_id = user_id_of(&state);
-        let json = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let json =
+            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let id = key.as_ref().to_owned();
         let ttl_secs = ttl.whole_seconds();
         let updated = self
@@ -186,7 +189,9 @@ impl SessionStore for DbSessionStore {
         // the request wrote, but never bring the login back.
         state.remove(USER_ID);
         state.remove(EPOCH);
-        self.save_state(state, ttl).await.map_err(UpdateError::Other)
+        self.save_state(state, ttl)
+            .await
+            .map_err(UpdateError::Other)
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {

@@ -39,7 +39,9 @@ async fn load(req: &HttpRequest) -> Result<Option<User>, AppError> {
         .app_data::<web::Data<Db>>()
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no database configured")))?
         .clone();
-    let user = db.run(move |conn| Ok::<_, AppError>(users::find(conn, id)?)).await?;
+    let user = db
+        .run(move |conn| Ok::<_, AppError>(users::find(conn, id)?))
+        .await?;
     Ok(user.filter(|u| u.session_epoch == epoch))
 }
 

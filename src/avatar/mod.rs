@@ -64,7 +64,9 @@ impl Avatars {
         .await;
         match result {
             Ok((_, Ok(()))) => {}
-            Ok((name, Err(e))) => tracing::warn!(file = %name, error = %e, "could not delete a replaced picture"),
+            Ok((name, Err(e))) => {
+                tracing::warn!(file = %name, error = %e, "could not delete a replaced picture")
+            }
             Err(e) => tracing::warn!(error = %e, "could not delete a replaced picture"),
         }
     }

@@ -90,16 +90,31 @@ mod tests {
 
     #[test]
     fn recognises_accepted_formats_by_magic() {
-        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Sniffed::Accepted(Format::Jpeg));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Sniffed::Accepted(Format::Png));
+        assert_eq!(
+            sniff(b"\xFF\xD8\xFF\xE0rest"),
+            Sniffed::Accepted(Format::Jpeg)
+        );
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Sniffed::Accepted(Format::Png)
+        );
         assert_eq!(sniff(b"GIF89a..."), Sniffed::Accepted(Format::Gif));
-        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Sniffed::Accepted(Format::WebP));
+        assert_eq!(
+            sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Sniffed::Accepted(Format::WebP)
+        );
     }
 
     #[test]
     fn names_refused_kinds() {
-        assert_eq!(sniff(b"\0\0\0\x1cftypheic\0\0\0\0"), Sniffed::Refused("HEIC"));
-        assert_eq!(sniff(b"\0\0\0\x1cftypavif\0\0\0\0"), Sniffed::Refused("AVIF"));
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypheic\0\0\0\0"),
+            Sniffed::Refused("HEIC")
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypavif\0\0\0\0"),
+            Sniffed::Refused("AVIF")
+        );
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Refused("PDF"));
         assert_eq!(
             sniff(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"),
@@ -113,7 +128,10 @@ mod tests {
     fn everything_else_is_not_an_image() {
         assert_eq!(sniff(b""), Sniffed::Empty);
         assert_eq!(sniff(b"hello, world"), Sniffed::Unknown);
-        assert_eq!(sniff(b"<!doctype html><html><script>x</script>"), Sniffed::Unknown);
+        assert_eq!(
+            sniff(b"<!doctype html><html><script>x</script>"),
+            Sniffed::Unknown
+        );
         assert_eq!(sniff(b"<?xml version=\"1.0\"?><note/>"), Sniffed::Unknown);
         assert_eq!(sniff(b"RIFF\0\0\0\0WAVEfmt "), Sniffed::Unknown);
     }

@@ -63,7 +63,9 @@ impl PictureStore {
     /// Creates the folder and proves it is writable, so a bad setting fails at start.
     pub fn prepare(&self) -> io::Result<()> {
         fs::create_dir_all(&self.dir)?;
-        let probe = self.dir.join(format!("{TEMP_PREFIX}probe-{}", Uuid::new_v4()));
+        let probe = self
+            .dir
+            .join(format!("{TEMP_PREFIX}probe-{}", Uuid::new_v4()));
         File::create(&probe)?;
         fs::remove_file(&probe)
     }
@@ -126,10 +128,10 @@ impl PendingPicture {
 
 impl Drop for PendingPicture {
     fn drop(&mut self) {
-        if !self.kept {
-            if let Err(e) = fs::remove_file(&self.path) {
-                tracing::error!(path = %self.path.display(), error = %e, "could not remove an uncommitted picture");
-            }
+        if !self.kept
+            && let Err(e) = fs::remove_file(&self.path)
+        {
+            tracing::error!(path = %self.path.display(), error = %e, "could not remove an uncommitted picture");
         }
     }
 }
@@ -183,7 +185,9 @@ mod tests {
         assert_eq!(fs::read(store.path(&name)).expect("read"), b"second");
 
         store.remove(&name.file_name()).expect("remove");
-        store.remove(&name.file_name()).expect("removing twice is fine");
+        store
+            .remove(&name.file_name())
+            .expect("removing twice is fine");
         assert!(store.remove("../../etc/passwd").is_err());
         assert!(files(dir.path()).is_empty());
     }

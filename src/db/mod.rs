@@ -106,9 +106,7 @@ impl Db {
     {
         let pool = self.pool.clone();
         spawn_blocking_with_tracing(move || {
-            let mut conn = pool
-                .get()
-                .context("no database connection available")?;
+            let mut conn = pool.get().context("no database connection available")?;
             f(&mut conn)
         })
         .await

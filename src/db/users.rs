@@ -94,7 +94,10 @@ pub fn credentials_for_login(
     if login.contains('@') {
         query.filter(users::email.eq(login)).first(conn).optional()
     } else {
-        query.filter(users::username.eq(login)).first(conn).optional()
+        query
+            .filter(users::username.eq(login))
+            .first(conn)
+            .optional()
     }
 }
 
@@ -149,10 +152,7 @@ pub fn swap_picture(
     picture: Option<&str>,
 ) -> QueryResult<Option<String>> {
     conn.immediate_transaction(|conn| {
-        let old: Option<String> = users::table
-            .find(id)
-            .select(users::picture)
-            .first(conn)?;
+        let old: Option<String> = users::table.find(id).select(users::picture).first(conn)?;
         diesel::update(users::table.find(id))
             .set(users::picture.eq(picture))
             .execute(conn)?;
@@ -164,10 +164,7 @@ pub fn swap_picture(
 /// after the commit.
 pub fn delete(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<String>> {
     conn.immediate_transaction(|conn| {
-        let picture: Option<String> = users::table
-            .find(id)
-            .select(users::picture)
-            .first(conn)?;
+        let picture: Option<String> = users::table.find(id).select(users::picture).first(conn)?;
         diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
         diesel::delete(users::table.find(id)).execute(conn)?;
         Ok(picture)

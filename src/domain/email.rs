@@ -37,7 +37,9 @@ impl Email {
                     && label.len() <= 63
                     && !label.starts_with('-')
                     && !label.ends_with('-')
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             });
         if local_ok && domain_ok {
             Ok(Self(email.to_owned()))
@@ -60,7 +62,11 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_addresses() {
-        for ok in ["a@b.co", "first.last+tag@mail.example.org", "X_Y@sub-domain.example"] {
+        for ok in [
+            "a@b.co",
+            "first.last+tag@mail.example.org",
+            "X_Y@sub-domain.example",
+        ] {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
     }

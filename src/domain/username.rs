@@ -64,9 +64,24 @@ mod tests {
     fn refuses_with_the_reason() {
         assert_eq!(Username::parse(""), Err(UsernameError::Empty));
         assert_eq!(Username::parse("ab"), Err(UsernameError::TooShort));
-        assert_eq!(Username::parse(&"x".repeat(31)), Err(UsernameError::TooLong));
-        for bad in ["a b c", "<script>", "ali@ce", "émile", "a/b/c", "tab\there", "nul\0ok"] {
-            assert_eq!(Username::parse(bad), Err(UsernameError::BadCharacter), "{bad}");
+        assert_eq!(
+            Username::parse(&"x".repeat(31)),
+            Err(UsernameError::TooLong)
+        );
+        for bad in [
+            "a b c",
+            "<script>",
+            "ali@ce",
+            "émile",
+            "a/b/c",
+            "tab\there",
+            "nul\0ok",
+        ] {
+            assert_eq!(
+                Username::parse(bad),
+                Err(UsernameError::BadCharacter),
+                "{bad}"
+            );
         }
     }
 

@@ -27,7 +27,10 @@ pub struct RegisterForm {
     password_confirm: String,
 }
 
-pub async fn register_form(user: MaybeUser, session: TypedSession) -> Result<HttpResponse, AppError> {
+pub async fn register_form(
+    user: MaybeUser,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
     if user.0.is_some() {
         return Ok(see_other("/account"));
     }
@@ -58,7 +61,10 @@ pub async fn register(
     let password = Password::parse(form.password)
         .map_err(|e| errors.password = Some(e.to_string()))
         .ok();
-    if password.as_ref().is_some_and(|p| p.expose() != form.password_confirm) {
+    if password
+        .as_ref()
+        .is_some_and(|p| p.expose() != form.password_confirm)
+    {
         errors.password_confirm = Some("The two passwords do not match.".into());
     }
     let again = |errors, status| -> Result<HttpResponse, AppError> {
@@ -91,7 +97,9 @@ pub async fn register(
         .await;
     let user = match created {
         Ok(user) => user,
-        Err(DbError::UsernameTaken) => return again(taken_errors(true, false), StatusCode::CONFLICT),
+        Err(DbError::UsernameTaken) => {
+            return again(taken_errors(true, false), StatusCode::CONFLICT);
+        }
         Err(DbError::EmailTaken) => return again(taken_errors(false, true), StatusCode::CONFLICT),
         Err(DbError::Unexpected(e)) => return Err(e.into()),
     };
@@ -207,7 +215,10 @@ pub async fn login(
     Ok(see_other(&next))
 }
 
-pub async fn logout(session: TypedSession, form: web::Form<TokenForm>) -> Result<HttpResponse, AppError> {
+pub async fn logout(
+    session: TypedSession,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
     session.log_out();
     session.flash("You have been logged out.")?;
@@ -231,7 +242,12 @@ pub async fn blocked(db: &Db, account: &str, client: &str) -> Result<Option<i64>
 
 pub async fn record_failure(db: &Db, account: String, client: String) -> Result<(), AppError> {
     db.run(move |conn| {
-        Ok::<_, AppError>(throttle::record_failure(conn, &account, &client, db::now())?)
+        Ok::<_, AppError>(throttle::record_failure(
+            conn,
+            &account,
+            &client,
+            db::now(),
+        )?)
     })
     .await
 }
@@ -284,7 +300,13 @@ mod tests {
 
     #[test]
     fn waits_are_rounded_up_to_minutes() {
-        assert_eq!(too_many(1), "Too many failed attempts. Try again in 1 minute.");
-        assert_eq!(too_many(61), "Too many failed attempts. Try again in 2 minutes.");
+        assert_eq!(
+            too_many(1),
+            "Too many failed attempts. Try again in 1 minute."
+        );
+        assert_eq!(
+            too_many(61),
+            "Too many failed attempts. Try again in 2 minutes."
+        );
     }
 }

@@ -18,7 +18,10 @@ pub async fn serve_picture(
         .await
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("blocking pool: {e}")))?
         .map_err(|_| AppError::NotFound)?;
-    let mut res = file.use_etag(true).use_last_modified(true).into_response(&req);
+    let mut res = file
+        .use_etag(true)
+        .use_last_modified(true)
+        .into_response(&req);
     let headers = res.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     headers.insert(

@@ -26,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(auth::logout))
         .route("/account", web::get().to(account::show))
         .route("/account", web::post().to(account::update_profile))
-        .route("/account/password", web::post().to(account::change_password))
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        )
         .route("/account/delete", web::post().to(account::delete_account))
         .route("/account/picture", web::post().to(picture::upload))
         .route("/account/picture/delete", web::post().to(picture::remove))
@@ -50,9 +53,9 @@ pub struct TokenForm {
 pub fn human_bytes(bytes: usize) -> String {
     const MIB: usize = 1024 * 1024;
     const KIB: usize = 1024;
-    if bytes % MIB == 0 {
+    if bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
-    } else if bytes % KIB == 0 {
+    } else if bytes.is_multiple_of(KIB) {
         format!("{} KiB", bytes / KIB)
     } else {
         format!("{bytes} bytes")

@@ -168,7 +168,10 @@ pub async fn remove(
 /// limit; what follows is read and dropped (up to one more limit's worth) so the browser
 /// gets to see the answer instead of a reset connection. The client's file name and
 /// Content-Type are never looked at, except to tell "no file chosen" from an empty file.
-async fn read_form(mut multipart: Multipart, config: &UploadConfig) -> Result<PictureForm, FormError> {
+async fn read_form(
+    mut multipart: Multipart,
+    config: &UploadConfig,
+) -> Result<PictureForm, FormError> {
     let deadline = Instant::now() + config.deadline;
     let mut form = PictureForm::default();
     let mut fields = 0;
@@ -186,7 +189,11 @@ async fn read_form(mut multipart: Multipart, config: &UploadConfig) -> Result<Pi
             .content_disposition()
             .and_then(|cd| cd.get_filename())
             .is_none_or(str::is_empty);
-        let limit = if name == "picture" { config.max_bytes } else { 1024 };
+        let limit = if name == "picture" {
+            config.max_bytes
+        } else {
+            1024
+        };
         let mut data = Vec::new();
         while let Some(chunk) = next(&mut field, config.idle_timeout, deadline).await? {
             let chunk = chunk.map_err(|_| FormError::Malformed)?;

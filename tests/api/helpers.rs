@@ -1,0 +1,276 @@
+//! `spawn_app()` and a browser-like client: keeps cookies, does not follow redirects.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use diesel::prelude::*;
+use folio::config::Settings;
+use folio::db::Db;
+use folio::startup::Application;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::{Client, Response, StatusCode, multipart, redirect::Policy};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "a-long-unusual-pass";
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    /// The browser: keeps cookies, never follows redirects.
+    pub client: Client,
+    pub jar: Arc<Jar>,
+    pub settings: Settings,
+    handle: ServerHandle,
+    /// Database, media folder and key live here; removed when the app is dropped.
+    pub dir: Arc<TempDir>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like `spawn_app`, with a chance to change settings first.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    settings.bind = "127.0.0.1:0".parse().expect("address");
+    settings.database_path = dir.path().join("folio.db");
+    settings.media_dir = dir.path().join("media");
+    settings.secret_key_file = dir.path().join("folio.key");
+    settings.workers = Some(2);
+    customize(&mut settings);
+    start(settings, dir, Arc::new(Jar::default())).await
+}
+
+async fn start(settings: Settings, dir: Arc<TempDir>, jar: Arc<Jar>) -> TestApp {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the app starts");
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: browser(jar.clone()),
+        jar,
+        settings,
+        handle,
+        dir,
+    }
+}
+
+pub fn browser(jar: Arc<Jar>) -> Client {
+    Client::builder()
+        .cookie_provider(jar)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of the first hidden `csrf_token` field in a page.
+pub fn csrf_token(html: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html.find(marker).expect("the page has a csrf_token field") + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_owned()
+}
+
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// The token of the form shown on `page` (fetching it as a browser would).
+    pub async fn token_from(&self, page: &str) -> String {
+        csrf_token(&self.get_html(page).await)
+    }
+
+    /// Posts `fields` as a form, exactly as given (no token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Fetches `page`, takes its token and posts `fields` with it to `path`.
+    pub async fn submit(&self, page: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.token_from(page).await;
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> Response {
+        self.submit(
+            "/register",
+            "/register",
+            &[
+                ("username", username),
+                ("email", email),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+        .await
+    }
+
+    /// Registers `username` (logged in afterwards) with `PASSWORD` and `<name>@example.com`.
+    pub async fn sign_up(&self, username: &str) {
+        let response = self
+            .register(username, &format!("{username}@example.com"), PASSWORD)
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "registering {username}"
+        );
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Response {
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", login), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn logout(&self) -> Response {
+        self.submit("/account", "/logout", &[]).await
+    }
+
+    /// Uploads `bytes` from the account page's form, the token first as a browser sends it.
+    pub async fn upload_picture(&self, bytes: Vec<u8>, file_name: &str, mime: &str) -> Response {
+        let token = self.token_from("/account").await;
+        self.upload_with_token(&token, bytes, file_name, mime).await
+    }
+
+    pub async fn upload_with_token(
+        &self,
+        token: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+        mime: &str,
+    ) -> Response {
+        let part = multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str(mime)
+            .expect("mime");
+        let form = multipart::Form::new()
+            .text("csrf_token", token.to_owned())
+            .part("picture", part);
+        self.client
+            .post(self.url("/account/picture"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
+    }
+
+    /// The session cookie as a `name=value` pair, to replay from another client.
+    pub fn session_cookie(&self) -> Option<String> {
+        let url = self.address.parse().expect("url");
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find(|c| c.starts_with("folio_session=") || c.starts_with("__Host-folio_session="))
+            .map(str::to_owned)
+    }
+
+    /// A second browser, optionally starting with a given cookie.
+    pub fn other_browser(&self, cookie: Option<&str>) -> (Client, Arc<Jar>) {
+        let jar = Arc::new(Jar::default());
+        if let Some(cookie) = cookie {
+            jar.add_cookie_str(cookie, &self.address.parse().expect("url"));
+        }
+        (browser(jar.clone()), jar)
+    }
+
+    /// Stops this server and starts a new one on the same database, media folder and key,
+    /// keeping the browser's cookies.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        let mut settings = self.settings.clone();
+        settings.bind = "127.0.0.1:0".parse().expect("address");
+        start(settings, self.dir.clone(), self.jar.clone()).await
+    }
+
+    pub fn pics_dir(&self) -> PathBuf {
+        self.settings.profile_pics_dir()
+    }
+
+    /// The exact set of files in `profile_pics/`.
+    pub fn picture_files(&self) -> BTreeSet<String> {
+        std::fs::read_dir(self.pics_dir())
+            .expect("profile_pics exists")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    pub fn db(&self) -> Db {
+        Db::open(&self.settings.database_path).expect("open the test database")
+    }
+
+    /// The picture file the database points `username` at.
+    pub fn picture_of(&self, name: &str) -> Option<String> {
+        use folio::db::schema::users::dsl::*;
+        let mut conn = self.db().conn().expect("conn");
+        users
+            .filter(username.eq(name))
+            .select(picture)
+            .first::<Option<String>>(&mut conn)
+            .expect("user exists")
+    }
+
+    /// Every row of `users` as (username, email, password_hash, picture).
+    pub fn users(&self) -> Vec<(String, String, String, Option<String>)> {
+        use folio::db::schema::users::dsl::*;
+        let mut conn = self.db().conn().expect("conn");
+        users
+            .order(id)
+            .select((username, email, password_hash, picture))
+            .load(&mut conn)
+            .expect("users")
+    }
+
+    pub fn execute_sql(&self, sql: &str) {
+        let mut conn = self.db().conn().expect("conn");
+        diesel::sql_query(sql).execute(&mut conn).expect("sql");
+    }
+}
+
+pub fn header(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -1,0 +1,10 @@
+//! Black-box tests: each starts the real app on a free port with its own database, media
+//! folder and key, and drives it over HTTP as a browser form would.
+
+mod helpers;
+
+mod account;
+mod auth;
+mod pages;
+mod picture;
+mod sessions;
