@@ -30,11 +30,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = dotenvy::dotenv() {
-        if !e.not_found() {
-            eprintln!("folio: .env: {e}");
-            return ExitCode::from(2);
-        }
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("folio: .env: {e}");
+        return ExitCode::from(2);
     }
     telemetry::init();
     let settings = match Settings::from_env() {
