@@ -205,6 +205,20 @@ impl TestApp {
             .map(str::to_owned)
     }
 
+    /// Another browser on the same server: same app, its own cookies.
+    pub fn new_browser(&self) -> TestApp {
+        let jar = Arc::new(Jar::default());
+        TestApp {
+            address: self.address.clone(),
+            port: self.port,
+            client: browser(jar.clone()),
+            jar,
+            settings: self.settings.clone(),
+            handle: self.handle.clone(),
+            dir: self.dir.clone(),
+        }
+    }
+
     /// A second browser, optionally starting with a given cookie.
     pub fn other_browser(&self, cookie: Option<&str>) -> (Client, Arc<Jar>) {
         let jar = Arc::new(Jar::default());
