@@ -85,6 +85,11 @@ impl TypedSession {
     }
 
     pub fn take_flash(&self) -> Option<String> {
+        // `remove` marks the session changed even for a missing key, which would cost a
+        // database write on every page view: look first.
+        if !self.0.contains_key(FLASH) {
+            return None;
+        }
         self.0.remove_as::<String>(FLASH).and_then(Result::ok)
     }
 

@@ -149,3 +149,26 @@ async fn expired_sessions_are_anonymous() {
     app.execute_sql("UPDATE sessions SET created_at = created_at - 31 * 24 * 3600");
     assert_eq!(app.get("/account").await.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn page_views_do_not_rewrite_the_session() {
+    let app = spawn_app().await;
+    app.sign_up("petra").await;
+    app.get("/account").await; // shows and clears the welcome message
+    app.execute_sql("CREATE TABLE session_writes (n INTEGER)");
+    app.execute_sql(
+        "CREATE TRIGGER count_session_writes AFTER UPDATE OF state ON sessions \
+         BEGIN INSERT INTO session_writes VALUES (1); END",
+    );
+    for path in ["/", "/account", "/users/petra", "/account"] {
+        assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
+    }
+    let mut conn = app.db().conn().expect("conn");
+    let writes: i64 = {
+        use diesel::prelude::*;
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT COUNT(*) FROM session_writes")
+            .get_result(&mut conn)
+            .expect("count")
+    };
+    assert_eq!(writes, 0, "a plain page view must not write the session");
+}
