@@ -1,6 +1,7 @@
 //! Profile pictures: the pipeline, the files, and the gate that bounds how many are decoded
 //! at once.
 
+mod jpeg;
 mod process;
 mod sniff;
 mod store;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::Semaphore;
 
-pub use process::{Limits, QUALITY, Rejection, SIZE, process};
+pub use process::{Limits, Options, QUALITY, Rejection, SIZE, Timings, process, process_with};
 pub use sniff::{Format, Sniffed, sniff};
 pub use store::{PendingPicture, PictureName, PictureStore, TEMP_PREFIX};
 

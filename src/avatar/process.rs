@@ -3,12 +3,13 @@
 //!
 //! Order of work, cheapest refusal first: sniff the format from the bytes, read the header's
 //! dimensions and refuse oversized pictures before any pixel memory exists, decode (a JPEG at
-//! 1/2, 1/4 or 1/8 scale in the DCT domain when that still leaves twice the target size),
-//! flatten alpha onto white, crop the centred square *before* resizing it with Lanczos3, apply
-//! the EXIF orientation to the small result, encode.
+//! n/8 scale in the DCT domain when that still leaves twice the target size), crop the
+//! centred square and resize it with Lanczos3 in one SIMD pass, flatten alpha onto white,
+//! apply the EXIF orientation to the small result, encode.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use fast_image_resize::images::Image as FrImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
@@ -18,6 +19,7 @@ use image::codecs::webp::WebPDecoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, RgbImage};
 
+use super::jpeg;
 use super::sniff::{Format, Sniffed, sniff};
 
 /// Side of the stored square, in pixels.
@@ -68,37 +70,105 @@ impl Rejection {
     }
 }
 
-/// 8-bit RGB pixels with alpha already flattened, and how to stand them upright.
+/// Decoded pixels, 8 bits a channel.
+enum Pixels {
+    Rgb(Vec<u8>),
+    /// Straight (not premultiplied) alpha.
+    Rgba(Vec<u8>),
+}
+
 struct Decoded {
-    rgb: Vec<u8>,
+    pixels: Pixels,
     width: u32,
     height: u32,
     orientation: Orientation,
 }
 
+/// How long each stage took, for the benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub decode: Duration,
+    pub resize: Duration,
+    pub encode: Duration,
+}
+
+/// Knobs the benchmarks turn; the server always uses the default.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Decode JPEGs at a reduced scale when that still leaves twice the target size.
+    pub shrink_on_load: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            shrink_on_load: true,
+        }
+    }
+}
+
 /// Turns an upload into the stored JPEG. A panic in any decoder is a rejection of this
 /// upload, never a dead worker.
 pub fn process(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Rejection> {
-    catch_unwind(AssertUnwindSafe(|| process_unguarded(bytes, limits))).unwrap_or_else(|_| {
+    process_with(bytes, limits, Options::default()).map(|(jpeg, _)| jpeg)
+}
+
+/// `process`, with its options and the time each stage took.
+pub fn process_with(
+    bytes: &[u8],
+    limits: &Limits,
+    options: Options,
+) -> Result<(Vec<u8>, Timings), Rejection> {
+    catch_unwind(AssertUnwindSafe(|| {
+        process_unguarded(bytes, limits, options)
+    }))
+    .unwrap_or_else(|_| {
         tracing::warn!("an image decoder panicked; the upload is refused");
         Err(Rejection::Corrupt)
     })
 }
 
-fn process_unguarded(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Rejection> {
+fn process_unguarded(
+    bytes: &[u8],
+    limits: &Limits,
+    options: Options,
+) -> Result<(Vec<u8>, Timings), Rejection> {
+    let mut timings = Timings::default();
+    let started = Instant::now();
     let decoded = match sniff(bytes) {
         Sniffed::Empty => return Err(Rejection::Empty),
         Sniffed::Unknown => return Err(Rejection::NotAnImage),
         Sniffed::Refused(kind) => return Err(Rejection::Unsupported(kind)),
-        Sniffed::Accepted(Format::Jpeg) => decode_jpeg(bytes, limits)?,
+        Sniffed::Accepted(Format::Jpeg) => {
+            let min_short = if options.shrink_on_load {
+                2 * SIZE
+            } else {
+                u32::MAX
+            };
+            let jpeg = jpeg::decode(bytes, limits, min_short)?;
+            Decoded {
+                pixels: Pixels::Rgb(jpeg.rgb),
+                width: jpeg.width,
+                height: jpeg.height,
+                orientation: jpeg.orientation,
+            }
+        }
         Sniffed::Accepted(format) => decode_other(bytes, format, limits)?,
     };
-    let square = resize_centred_square(decoded.rgb, decoded.width, decoded.height)?;
+    timings.decode = started.elapsed();
+
+    let started = Instant::now();
+    let square = resize_centred_square(decoded.pixels, decoded.width, decoded.height)?;
+    timings.resize = started.elapsed();
+
+    let started = Instant::now();
     let upright = orient(square, decoded.orientation)?;
-    encode(&upright)
+    let jpeg = encode(&upright)?;
+    timings.encode = started.elapsed();
+    Ok((jpeg, timings))
 }
 
-fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), Rejection> {
+pub(super) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), Rejection> {
     if width == 0 || height == 0 {
         return Err(Rejection::Corrupt);
     }
@@ -109,72 +179,6 @@ fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), Reje
         return Err(Rejection::TooManyPixels);
     }
     Ok(())
-}
-
-/// The largest power-of-two shrink (up to 8) that keeps the short side at least twice the
-/// target, so the Lanczos step still has detail to work with.
-fn jpeg_shrink(width: u32, height: u32) -> u32 {
-    let short = width.min(height);
-    let mut denominator = 1;
-    while denominator < 8 && short / (denominator * 2) >= 2 * SIZE {
-        denominator *= 2;
-    }
-    denominator
-}
-
-fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.read_info().map_err(|_| Rejection::Corrupt)?;
-    let info = decoder.info().ok_or(Rejection::Corrupt)?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    check_dimensions(width, height, limits)?;
-
-    let orientation = decoder
-        .exif_data()
-        .and_then(Orientation::from_exif_chunk)
-        .unwrap_or(Orientation::NoTransforms);
-
-    let shrink = jpeg_shrink(width, height);
-    if shrink > 1 {
-        let (w, h) = (width.div_ceil(shrink), height.div_ceil(shrink));
-        decoder
-            .scale(w as u16, h as u16)
-            .map_err(|_| Rejection::Corrupt)?;
-    }
-    decoder.set_max_decoding_buffer_size(usize::try_from(limits.max_alloc).unwrap_or(usize::MAX));
-    let pixels = decoder.decode().map_err(|_| Rejection::Corrupt)?;
-    let info = decoder.info().ok_or(Rejection::Corrupt)?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    let count = width as usize * height as usize;
-    if pixels.len() < count * info.pixel_format.pixel_bytes() {
-        return Err(Rejection::Corrupt);
-    }
-
-    use jpeg_decoder::PixelFormat;
-    let rgb = match info.pixel_format {
-        PixelFormat::RGB24 => pixels,
-        PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
-        // Big-endian samples: the first byte of each is the most significant.
-        PixelFormat::L16 => pixels
-            .chunks_exact(2)
-            .flat_map(|l| [l[0], l[0], l[0]])
-            .collect(),
-        // jpeg-decoder undoes Adobe's inversion: 0 is no ink.
-        PixelFormat::CMYK32 => pixels
-            .chunks_exact(4)
-            .flat_map(|p| {
-                let k = 255 - u32::from(p[3]);
-                let ink = |c: u8| ((255 - u32::from(c)) * k / 255) as u8;
-                [ink(p[0]), ink(p[1]), ink(p[2])]
-            })
-            .collect(),
-    };
-    Ok(Decoded {
-        rgb,
-        width,
-        height,
-        orientation,
-    })
 }
 
 fn decode_other(bytes: &[u8], format: Format, limits: &Limits) -> Result<Decoded, Rejection> {
@@ -200,7 +204,7 @@ fn decode_other(bytes: &[u8], format: Format, limits: &Limits) -> Result<Decoded
             image_limits,
             limits,
         ),
-        Format::Jpeg => decode_jpeg(bytes, limits),
+        Format::Jpeg => Err(Rejection::Corrupt),
     }
 }
 
@@ -219,8 +223,13 @@ fn finish_decode(
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(rejection)?;
+    let pixels = if image.color().has_alpha() {
+        Pixels::Rgba(image.into_rgba8().into_raw())
+    } else {
+        Pixels::Rgb(image.into_rgb8().into_raw())
+    };
     Ok(Decoded {
-        rgb: flatten_onto_white(image),
+        pixels,
         width,
         height,
         orientation,
@@ -234,40 +243,42 @@ fn rejection(e: ImageError) -> Rejection {
     }
 }
 
-/// Any colour type to 8-bit RGB; transparent areas composited onto white, so a half
-/// transparent black pixel becomes mid grey and the colour under alpha 0 never shows.
-fn flatten_onto_white(image: DynamicImage) -> Vec<u8> {
-    if !image.color().has_alpha() {
-        return image.into_rgb8().into_raw();
-    }
-    let rgba = image.into_rgba8().into_raw();
-    let mut rgb = Vec::with_capacity(rgba.len() / 4 * 3);
-    for px in rgba.chunks_exact(4) {
-        let alpha = u32::from(px[3]);
-        let white = 255 * (255 - alpha);
-        for &c in &px[..3] {
-            rgb.push(((u32::from(c) * alpha + white + 127) / 255) as u8);
-        }
-    }
-    rgb
-}
-
 /// The largest centred square, resized with Lanczos3 to SIZE×SIZE (small pictures scale up).
 /// Cropping is part of the resize, so a 1×20000 strip costs no more than its 1×1 square.
-fn resize_centred_square(rgb: Vec<u8>, width: u32, height: u32) -> Result<Vec<u8>, Rejection> {
+fn resize_centred_square(pixels: Pixels, width: u32, height: u32) -> Result<Vec<u8>, Rejection> {
+    let rgb = match pixels {
+        Pixels::Rgb(rgb) => rgb,
+        Pixels::Rgba(rgba) => flatten_onto_white(&rgba),
+    };
     let side = f64::from(width.min(height));
     let left = (f64::from(width) - side) / 2.0;
     let top = (f64::from(height) - side) / 2.0;
-    let src = FrImage::from_vec_u8(width, height, rgb, PixelType::U8x3)
-        .map_err(|_| Rejection::Corrupt)?;
-    let mut dst = FrImage::new(SIZE, SIZE, PixelType::U8x3);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
         .crop(left, top, side, side);
+    let src = FrImage::from_vec_u8(width, height, rgb, PixelType::U8x3)
+        .map_err(|_| Rejection::Corrupt)?;
+    let mut dst = FrImage::new(SIZE, SIZE, PixelType::U8x3);
     Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(|_| Rejection::Corrupt)?;
     Ok(dst.into_vec())
+}
+
+/// Composites onto white: c·a + 255·(1 − a). A half-transparent black pixel becomes mid grey
+/// and the colour under alpha 0 never shows. `(x + (x >> 8)) >> 8` is x / 255 rounded for
+/// these x (with the +128 folded into `white`), and lets the loop vectorise.
+fn flatten_onto_white(rgba: &[u8]) -> Vec<u8> {
+    let mut rgb = vec![0u8; rgba.len() / 4 * 3];
+    for (src, dst) in rgba.chunks_exact(4).zip(rgb.chunks_exact_mut(3)) {
+        let alpha = u32::from(src[3]);
+        let white = 255 * (255 - alpha) + 128;
+        for (out, &c) in dst.iter_mut().zip(&src[..3]) {
+            let x = u32::from(c) * alpha + white;
+            *out = ((x + (x >> 8)) >> 8) as u8;
+        }
+    }
+    rgb
 }
 
 /// Applied to the small square: the centred square of a rotated picture is the rotated

@@ -75,11 +75,17 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
     Unknown
 }
 
-/// SVG is text: an `<svg` element near the start, possibly after an XML prolog or a doctype.
+/// SVG is text: an `<svg` element near the start, possibly after an XML prolog, a doctype or
+/// comments.
 fn looks_like_svg(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(1024)];
-    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
-    let text = text.trim_start_matches('\u{feff}').trim_start();
+    let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let mut text = lower.trim_start_matches('\u{feff}').trim_start();
+    // XML allows comments before the root element.
+    while let Some(rest) = text.strip_prefix("<!--") {
+        let Some(end) = rest.find("-->") else { break };
+        text = rest[end + 3..].trim_start();
+    }
     (text.starts_with("<?xml") || text.starts_with("<svg") || text.starts_with("<!doctype svg"))
         && text.contains("<svg")
 }

@@ -1,1 +1,919 @@
+//! The pipeline, bytes in and JPEG out: every accepted format and colour model, orientation,
+//! transparency, cropping, animation, metadata stripping, the output format, and every
+//! rejection. Pictures are generated in `tests/common/images.rs` (shared with the HTTP tests).
 
+use super::*;
+
+// `#[path]` on a file module resolves from the directory of this file (src/avatar/process/).
+#[path = "../../../tests/common/images.rs"]
+mod images;
+
+use images::*;
+use proptest::prelude::*;
+
+fn run(bytes: &[u8]) -> Result<Vec<u8>, Rejection> {
+    process(bytes, &Limits::default())
+}
+
+/// The tables jpeg-encoder writes at quality 85, whatever the pixels.
+fn reference_q_tables(quality: u8) -> Vec<(u8, Vec<u8>)> {
+    quantisation_tables(&jpeg(&noise(16, 16, 1), quality))
+}
+
+/// What every stored picture must be: a 300×300, 8-bit, three-component JPEG, baseline or
+/// progressive, quality 85, whose only application segment is the JFIF APP0.
+fn assert_output_format(out: &[u8], what: &str) {
+    assert!(
+        out.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "{what}: starts as a JPEG"
+    );
+    assert!(out.ends_with(&[0xFF, 0xD9]), "{what}: ends with EOI");
+    let frame = frame_header(out);
+    assert!(
+        frame.marker == 0xC0 || frame.marker == 0xC2,
+        "{what}: baseline or progressive, got SOF marker {:#04X}",
+        frame.marker
+    );
+    assert_eq!(
+        (frame.width, frame.height, frame.components, frame.precision),
+        (300, 300, 3, 8),
+        "{what}: 300×300, three 8-bit components"
+    );
+    for segment in jpeg_segments(out) {
+        match segment.marker {
+            // SOI, EOI, tables, frame, scan, restart interval.
+            0xD8 | 0xD9 | 0xDB | 0xC4 | 0xC0 | 0xC2 | 0xDA | 0xDD => {}
+            0xE0 => assert!(
+                segment.payload.starts_with(b"JFIF\0"),
+                "{what}: the only APP0 is JFIF"
+            ),
+            other => panic!("{what}: unexpected segment {other:#04X} (metadata or comment)"),
+        }
+    }
+    assert_eq!(
+        quantisation_tables(out),
+        reference_q_tables(85),
+        "{what}: quantisation tables of quality 85"
+    );
+}
+
+/// Processes `bytes`, which must be accepted, checks the output's format and decodes it.
+fn accepted(bytes: &[u8], what: &str) -> DecodedJpeg {
+    let out = run(bytes).unwrap_or_else(|e| panic!("{what}: refused with {e:?}"));
+    assert_output_format(&out, what);
+    let decoded = decode_output(&out);
+    assert_eq!((decoded.width, decoded.height), (300, 300), "{what}");
+    decoded
+}
+
+// ---------------------------------------------------------------------------------------
+// Orientation
+// ---------------------------------------------------------------------------------------
+
+/// How a camera stores `UPRIGHT` ([[red, green], [blue, yellow]]) for each orientation,
+/// worked out by hand from the EXIF definitions: showing the stored pixels with the tag's
+/// transform applied (6: turn 90° clockwise, 8: 90° anticlockwise, 5: transpose, 7:
+/// transverse, 2/4: mirror left-right/top-bottom, 3: turn 180°) gives back `UPRIGHT`.
+const STORED_LAYOUT: [(u16, Quadrants); 8] = [
+    (1, [[RED, GREEN], [BLUE, YELLOW]]),
+    (2, [[GREEN, RED], [YELLOW, BLUE]]),
+    (3, [[YELLOW, BLUE], [GREEN, RED]]),
+    (4, [[BLUE, YELLOW], [RED, GREEN]]),
+    (5, [[RED, BLUE], [GREEN, YELLOW]]),
+    (6, [[GREEN, YELLOW], [RED, BLUE]]),
+    (7, [[YELLOW, GREEN], [BLUE, RED]]),
+    (8, [[BLUE, RED], [YELLOW, GREEN]]),
+];
+
+fn quadrant_colours(image: &image::RgbImage) -> Quadrants {
+    let (w, h) = image.dimensions();
+    let at = |x: u32, y: u32| image.get_pixel(x, y).0;
+    [
+        [at(w / 4, h / 4), at(3 * w / 4, h / 4)],
+        [at(w / 4, 3 * h / 4), at(3 * w / 4, 3 * h / 4)],
+    ]
+}
+
+#[test]
+fn the_generator_stores_pictures_as_cameras_do() {
+    // Guards the orientation tests against a mistake shared by the generator and the product.
+    let upright = quadrants(600, 400, UPRIGHT);
+    for (orientation, layout) in STORED_LAYOUT {
+        let stored = stored_for_orientation(&upright, orientation);
+        let expected_size = if orientation >= 5 {
+            (400, 600)
+        } else {
+            (600, 400)
+        };
+        assert_eq!(
+            stored.dimensions(),
+            expected_size,
+            "orientation {orientation}"
+        );
+        assert_eq!(
+            quadrant_colours(&stored),
+            layout,
+            "orientation {orientation}"
+        );
+    }
+}
+
+#[test]
+fn every_exif_orientation_comes_out_upright() {
+    for orientation in 1..=8 {
+        let decoded = accepted(
+            &oriented_jpeg(orientation),
+            &format!("orientation {orientation}"),
+        );
+        assert_quadrants(&decoded, UPRIGHT, &format!("orientation {orientation}"));
+    }
+}
+
+#[test]
+fn big_endian_exif_orientation_is_read_too() {
+    for orientation in [3, 6, 8] {
+        let bytes = oriented_jpeg_of(&quadrants(600, 400, UPRIGHT), orientation, true);
+        let what = format!("big-endian orientation {orientation}");
+        assert_quadrants(&accepted(&bytes, &what), UPRIGHT, &what);
+    }
+}
+
+#[test]
+fn orientation_values_outside_1_to_8_leave_the_picture_as_stored() {
+    for orientation in [0, 9, 300] {
+        let stored = quadrants(600, 400, UPRIGHT);
+        let bytes = jpeg_with(&stored, 92, |e| {
+            e.add_app_segment(
+                1,
+                exif_app1(Exif {
+                    orientation: Some(orientation),
+                    ..Exif::default()
+                }),
+            )
+            .expect("EXIF");
+        });
+        let what = format!("orientation tag {orientation}");
+        assert_quadrants(&accepted(&bytes, &what), UPRIGHT, &what);
+    }
+}
+
+#[test]
+fn exif_orientation_in_png_and_webp_is_applied() {
+    let upright = quadrants(240, 160, UPRIGHT);
+    let png = png_with_exif(&stored_for_orientation(&upright, 6), 6);
+    assert_quadrants(&accepted(&png, "PNG eXIf 6"), UPRIGHT, "PNG eXIf 6");
+    let webp = webp_with_exif(&stored_for_orientation(&upright, 8), 8);
+    assert_quadrants(&accepted(&webp, "WebP EXIF 8"), UPRIGHT, "WebP EXIF 8");
+}
+
+#[test]
+fn a_large_rotated_jpeg_decoded_at_reduced_scale_stands_upright() {
+    // 1600 px short side: decoded at 1/2 scale in the DCT domain, then rotated.
+    let bytes = oriented_jpeg_of(&quadrants(2400, 1600, UPRIGHT), 6, false);
+    assert_quadrants(&accepted(&bytes, "2400×1600, 6"), UPRIGHT, "2400×1600, 6");
+}
+
+// ---------------------------------------------------------------------------------------
+// Colour models and transparency
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn transparent_pixels_are_composited_onto_white() {
+    // Top-left: green at alpha 0 (must not show); top-right: opaque red; bottom-left: black at
+    // alpha 128 (mid grey on white); bottom-right: opaque blue.
+    let picture = image::RgbaImage::from_fn(200, 200, |x, y| match (x >= 100, y >= 100) {
+        (false, false) => rgba(GREEN, 0),
+        (true, false) => rgba(RED, 255),
+        (false, true) => rgba(BLACK, 128),
+        (true, true) => rgba(BLUE, 255),
+    });
+    let expected = [[WHITE, RED], [MID_GREY, BLUE]];
+    let cases = [
+        (
+            "RGBA PNG",
+            png(&image::DynamicImage::ImageRgba8(picture.clone())),
+        ),
+        ("RGBA WebP", webp_lossless(&picture)),
+        (
+            "RGBA 16-bit PNG",
+            png(&image::DynamicImage::ImageRgba16(
+                image::DynamicImage::ImageRgba8(picture.clone()).into_rgba16(),
+            )),
+        ),
+    ];
+    for (what, bytes) in cases {
+        let decoded = accepted(&bytes, what);
+        assert_quadrants(&decoded, expected, what);
+        // Mid grey precisely: black at half coverage on white, not on black or ignored.
+        assert_near(
+            decoded.average(55, 205, 95, 245),
+            MID_GREY,
+            12,
+            &format!("{what}: half-transparent black"),
+        );
+    }
+}
+
+#[test]
+fn grey_with_alpha_is_composited_onto_white() {
+    let picture = image::GrayAlphaImage::from_fn(120, 120, |x, y| match (x >= 60, y >= 60) {
+        (false, false) => image::LumaA([0, 0]),
+        (true, false) => image::LumaA([0, 255]),
+        (false, true) => image::LumaA([0, 128]),
+        (true, true) => image::LumaA([200, 255]),
+    });
+    let bytes = png(&image::DynamicImage::ImageLumaA8(picture));
+    let decoded = accepted(&bytes, "LA PNG");
+    assert_quadrants(
+        &decoded,
+        [[WHITE, BLACK], [MID_GREY, [200, 200, 200]]],
+        "LA PNG",
+    );
+}
+
+#[test]
+fn palette_png_with_trns_is_composited_onto_white() {
+    let decoded = accepted(&palette_png_with_trns(100, 100), "palette PNG");
+    assert_quadrants(&decoded, PALETTE_ON_WHITE, "palette PNG");
+}
+
+#[test]
+fn gif_transparency_becomes_white() {
+    let picture = image::RgbaImage::from_fn(80, 80, |x, y| match (x >= 40, y >= 40) {
+        (false, false) => rgba(GREEN, 0),
+        (true, false) => rgba(RED, 255),
+        (false, true) => rgba(BLUE, 255),
+        (true, true) => rgba(GREEN, 0),
+    });
+    let decoded = accepted(&gif(&picture), "GIF with transparency");
+    assert_quadrants(&decoded, [[WHITE, RED], [BLUE, WHITE]], "GIF");
+    // The corners themselves, not only the quadrant centres.
+    assert_near(
+        decoded.average(0, 0, 20, 20),
+        WHITE,
+        TOLERANCE,
+        "GIF corner",
+    );
+    assert_near(
+        decoded.average(280, 280, 300, 300),
+        WHITE,
+        TOLERANCE,
+        "GIF corner",
+    );
+}
+
+#[test]
+fn sixteen_bit_pngs_keep_their_colours() {
+    // High and low bytes differ, so reading the wrong byte shows.
+    let colours: [[[u16; 3]; 2]; 2] = [
+        [[0xFFFF, 0x80FF, 0x0010], [0x4010, 0xC0F0, 0xFF00]],
+        [[0x0000, 0x00FF, 0xFFFF], [0xC0F0, 0xC0F0, 0x40FF]],
+    ];
+    let expected: Quadrants = colours.map(|row| row.map(|c| c.map(|v| (v >> 8) as u8)));
+    let picture = image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::from_fn(100, 60, |x, y| {
+        image::Rgb(colours[usize::from(y >= 30)][usize::from(x >= 50)])
+    });
+    let bytes = png(&image::DynamicImage::ImageRgb16(picture));
+    let decoded = accepted(&bytes, "RGB 16-bit PNG");
+    assert_quadrants(&decoded, expected, "RGB 16-bit PNG");
+
+    let grey = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(60, 60, |x, _| {
+        image::Luma([if x < 30 { 0x20FF } else { 0xE010 }])
+    });
+    let decoded = accepted(
+        &png(&image::DynamicImage::ImageLuma16(grey)),
+        "grey 16-bit PNG",
+    );
+    let (dark, light) = ([0x20; 3], [0xE0; 3]);
+    assert_quadrants(&decoded, [[dark, light], [dark, light]], "grey 16-bit PNG");
+}
+
+#[test]
+fn grey_pictures_become_grey_rgb() {
+    let jpeg = grey_jpeg(320, 240, |x, _| if x < 160 { 50 } else { 200 });
+    let decoded = accepted(&jpeg, "grey JPEG");
+    let (dark, light) = ([50; 3], [200; 3]);
+    assert_quadrants(&decoded, [[dark, light], [dark, light]], "grey JPEG");
+    for p in [decoded.pixel(30, 150), decoded.pixel(270, 150)] {
+        assert!(
+            p[0].abs_diff(p[1]) <= 3 && p[1].abs_diff(p[2]) <= 3,
+            "grey stays grey: {p:?}"
+        );
+    }
+
+    let decoded = accepted(
+        &png(&image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(
+            90,
+            90,
+            |_, y| image::Luma([if y < 45 { 30 } else { 220 }]),
+        ))),
+        "grey PNG",
+    );
+    let (top, bottom) = ([30; 3], [220; 3]);
+    assert_quadrants(&decoded, [[top, top], [bottom, bottom]], "grey PNG");
+
+    let decoded = accepted(&one_bit_png(50, 50), "1-bit PNG");
+    assert_quadrants(&decoded, [[BLACK, WHITE], [BLACK, WHITE]], "1-bit PNG");
+}
+
+#[test]
+fn cmyk_and_ycck_jpegs_show_their_inks() {
+    let inks = [[INK_CYAN, INK_MAGENTA], [INK_YELLOW, NO_INK]];
+    let expected = [[CYAN, MAGENTA], [YELLOW, WHITE]];
+    for (what, ycck) in [("CMYK JPEG", false), ("YCCK JPEG", true)] {
+        let bytes = cmyk_jpeg(400, 400, inks, ycck);
+        assert_eq!(
+            frame_header(&bytes).components,
+            4,
+            "{what} has four components"
+        );
+        assert!(
+            jpeg_segments(&bytes)
+                .iter()
+                .any(|s| s.marker == 0xEE && s.payload.starts_with(b"Adobe")),
+            "{what} carries the Adobe marker"
+        );
+        assert_quadrants(&accepted(&bytes, what), expected, what);
+    }
+    // Black ink alone: K at 100% is black, at 50% mid grey.
+    let bytes = cmyk_jpeg(
+        200,
+        200,
+        [
+            [[0, 0, 0, 255], [0, 0, 0, 255]],
+            [[0, 0, 0, 128], [0, 0, 0, 128]],
+        ],
+        false,
+    );
+    let decoded = accepted(&bytes, "CMYK black");
+    assert_quadrants(
+        &decoded,
+        [[BLACK, BLACK], [[127; 3], [127; 3]]],
+        "CMYK black",
+    );
+}
+
+#[test]
+fn progressive_jpegs_are_decoded() {
+    for (w, h) in [(600, 400), (2400, 1600)] {
+        let bytes = progressive_jpeg(&quadrants(w, h, UPRIGHT));
+        assert_eq!(
+            frame_header(&bytes).marker,
+            0xC2,
+            "the input is progressive"
+        );
+        let what = format!("progressive {w}×{h}");
+        assert_quadrants(&accepted(&bytes, &what), UPRIGHT, &what);
+    }
+}
+
+#[test]
+fn jpegs_of_every_scale_step_keep_their_quadrants() {
+    // Short sides that select 1/1, 1/2, 1/4 and 1/8 DCT scaling (and sizes not a multiple of
+    // the 8×8 block or of 2).
+    for (w, h) in [(301, 299), (1203, 1201), (2405, 2401), (5000, 4807)] {
+        let bytes = jpeg(&quadrants(w, h, UPRIGHT), 90);
+        let what = format!("{w}×{h} JPEG");
+        assert_quadrants(&accepted(&bytes, &what), UPRIGHT, &what);
+    }
+}
+
+#[test]
+fn lossy_webp_is_decoded() {
+    for (what, bytes) in [
+        ("lossy WebP", tiny_lossy_webp()),
+        ("lossy WebP with alpha", tiny_lossy_alpha_webp()),
+    ] {
+        assert!(bytes.starts_with(b"RIFF") && &bytes[8..15] == b"WEBPVP8");
+        let decoded = accepted(&bytes, what);
+        // One source pixel: every output pixel has its colour.
+        let ranges = decoded.channel_ranges();
+        assert!(
+            ranges.iter().all(|(lo, hi)| hi - lo <= 8),
+            "{what}: uniform, got {ranges:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Animation, size and cropping
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn animations_keep_their_first_frame_only() {
+    let red = solid_rgba(64, 64, [255, 0, 0, 255]);
+    let blue = solid_rgba(64, 64, [0, 0, 255, 255]);
+    let cases = [
+        ("animated GIF", animated_gif(&[red.clone(), blue.clone()])),
+        ("animated WebP", animated_webp(&[red.clone(), blue.clone()])),
+        ("APNG", apng(&solid(64, 64, RED), &solid(64, 64, BLUE))),
+    ];
+    for (what, bytes) in cases {
+        assert_uniform(&accepted(&bytes, what), RED, TOLERANCE, what);
+    }
+    // The same files with the frames swapped come out blue: the first frame, whatever it is.
+    let cases = [
+        (
+            "animated GIF, swapped",
+            animated_gif(&[blue.clone(), red.clone()]),
+        ),
+        ("animated WebP, swapped", animated_webp(&[blue, red])),
+        (
+            "APNG, swapped",
+            apng(&solid(64, 64, BLUE), &solid(64, 64, RED)),
+        ),
+    ];
+    for (what, bytes) in cases {
+        assert_uniform(&accepted(&bytes, what), BLUE, TOLERANCE, what);
+    }
+}
+
+#[test]
+fn a_single_pixel_becomes_a_uniform_square() {
+    let colour = [10, 120, 200];
+    let cases = [
+        (
+            "1×1 PNG",
+            png(&image::DynamicImage::ImageRgb8(solid(1, 1, colour))),
+        ),
+        ("1×1 JPEG", jpeg(&solid(1, 1, colour), 100)),
+        ("1×1 GIF", gif(&rgba_of(&solid(1, 1, colour)))),
+        ("1×1 WebP", webp_lossless_rgb(&solid(1, 1, colour))),
+    ];
+    for (what, bytes) in cases {
+        assert_uniform(&accepted(&bytes, what), colour, 12, what);
+    }
+}
+
+/// A strip whose centred square (`short`×`short`) is green and whose ends are red and blue.
+/// `long - short` is even, so that square is made of whole pixels.
+fn strip(long: u32, short: u32, horizontal: bool) -> image::RgbImage {
+    assert!(
+        (long - short).is_multiple_of(2),
+        "the centred square starts on a pixel"
+    );
+    let start = (long - short) / 2;
+    let colour = |along: u32| {
+        if along < start {
+            image::Rgb(RED)
+        } else if along < start + short {
+            image::Rgb(GREEN)
+        } else {
+            image::Rgb(BLUE)
+        }
+    };
+    if horizontal {
+        image::RgbImage::from_fn(long, short, |x, _| colour(x))
+    } else {
+        image::RgbImage::from_fn(short, long, |_, y| colour(y))
+    }
+}
+
+#[test]
+fn panoramas_keep_their_centred_square() {
+    let cases = [
+        (
+            "10000×50 PNG",
+            png(&image::DynamicImage::ImageRgb8(strip(10_000, 50, true))),
+            true,
+        ),
+        ("10000×50 JPEG", jpeg(&strip(10_000, 50, true), 95), true),
+        (
+            "50×3000 PNG",
+            png(&image::DynamicImage::ImageRgb8(strip(3_000, 50, false))),
+            false,
+        ),
+        ("3×2001 GIF", gif(&rgba_of(&strip(2_001, 3, false))), false),
+    ];
+    for (what, bytes, horizontal) in cases {
+        let decoded = accepted(&bytes, what);
+        // Away from the crop edges, where Lanczos may pick up the neighbours.
+        let centre = if horizontal {
+            decoded.average(40, 0, 260, 300)
+        } else {
+            decoded.average(0, 40, 300, 260)
+        };
+        assert_near(centre, GREEN, TOLERANCE, what);
+        for (x, y) in [(150, 150), (60, 60), (240, 240), (60, 240), (240, 60)] {
+            assert_near(
+                decoded.pixel(x, y),
+                GREEN,
+                40,
+                &format!("{what} at ({x}, {y})"),
+            );
+        }
+    }
+}
+
+#[test]
+fn the_crop_is_centred_on_odd_sizes() {
+    // 5×3: the centred 3×3 square is columns 1..4; columns 0 and 4 are red, the square green.
+    let picture = image::RgbImage::from_fn(5, 3, |x, _| {
+        image::Rgb(if x == 0 || x == 4 { RED } else { GREEN })
+    });
+    let decoded = accepted(&png(&image::DynamicImage::ImageRgb8(picture)), "5×3 PNG");
+    assert_near(
+        decoded.average(60, 60, 240, 240),
+        GREEN,
+        TOLERANCE,
+        "5×3 centre",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Pixel limits
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn headers_claiming_huge_pictures_are_refused_before_decoding() {
+    // These files hold no pixel data: were they decoded instead of refused on their header,
+    // the answer would be `Corrupt` (or the test would run out of memory).
+    let cases = [
+        ("PNG 60000×60000", png_header_only(60_000, 60_000)),
+        ("JPEG 60000×60000", jpeg_header_only(60_000, 60_000)),
+        ("GIF 60000×60000", gif_header_only(60_000, 60_000)),
+        ("PNG 16385×1", png_header_only(16_385, 1)),
+        ("JPEG 1×16385", jpeg_header_only(1, 16_385)),
+        ("GIF 16385×1", gif_header_only(16_385, 1)),
+        ("WebP 60000×60000", webp_header_only(60_000, 60_000)),
+        ("WebP 16385×1", webp_header_only(16_385, 1)),
+        ("JPEG 10000×5001", jpeg_header_only(10_000, 5_001)),
+        ("PNG 5001×10000", png_header_only(5_001, 10_000)),
+        ("PNG 4294967295×1", png_header_only(u32::MAX >> 1, 1)),
+    ];
+    for (what, bytes) in cases {
+        assert!(bytes.len() < 100, "{what} is a bare header");
+        assert_eq!(run(&bytes), Err(Rejection::TooManyPixels), "{what}");
+    }
+}
+
+#[test]
+fn the_limits_are_inclusive() {
+    // Exactly 50 megapixels and exactly 16384 px pass the header check; these bare headers
+    // then fail to decode.
+    for (what, bytes) in [
+        ("JPEG 10000×5000", jpeg_header_only(10_000, 5_000)),
+        ("PNG 5000×10000", png_header_only(5_000, 10_000)),
+        ("JPEG 16384×1", jpeg_header_only(16_384, 1)),
+        ("PNG 1×16384", png_header_only(1, 16_384)),
+    ] {
+        assert_eq!(run(&bytes), Err(Rejection::Corrupt), "{what}");
+    }
+    // And a real picture 16384 px wide is accepted.
+    let wide = png(&image::DynamicImage::ImageRgb8(strip(16_384, 2, true)));
+    let decoded = accepted(&wide, "16384×2 PNG");
+    assert_near(
+        decoded.average(40, 0, 260, 300),
+        GREEN,
+        TOLERANCE,
+        "16384×2 PNG",
+    );
+}
+
+#[test]
+fn a_gif_frame_larger_than_its_screen_is_refused() {
+    let result = run(&gif_with_huge_frame(60_000, 60_000));
+    assert!(
+        matches!(result, Err(Rejection::TooManyPixels | Rejection::Corrupt)),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_complete_jpeg_over_50_megapixels_is_refused() {
+    let bytes = over_cap_jpeg();
+    assert!(
+        bytes.len() < 5 * 1024 * 1024,
+        "fits the default upload limit: {} bytes",
+        bytes.len()
+    );
+    let frame = frame_header(&bytes);
+    assert_eq!((frame.width, frame.height), (10_000, 6_000));
+    assert_eq!(run(&bytes), Err(Rejection::TooManyPixels));
+    // With the cap raised, the same file decodes: the refusal above is the cap's doing.
+    let generous = Limits {
+        max_pixels: 100_000_000,
+        ..Limits::default()
+    };
+    let out = process(&bytes, &generous).expect("accepted under a higher cap");
+    assert_output_format(&out, "10000×6000 with a higher cap");
+}
+
+#[test]
+fn the_limits_given_are_the_limits_applied() {
+    let bytes = png(&image::DynamicImage::ImageRgb8(solid(20, 20, RED)));
+    let tight = Limits {
+        max_pixels: 399,
+        ..Limits::default()
+    };
+    assert_eq!(process(&bytes, &tight), Err(Rejection::TooManyPixels));
+    let narrow = Limits {
+        max_side: 19,
+        ..Limits::default()
+    };
+    assert_eq!(process(&bytes, &narrow), Err(Rejection::TooManyPixels));
+    let exact = Limits {
+        max_pixels: 400,
+        max_side: 20,
+        ..Limits::default()
+    };
+    assert!(process(&bytes, &exact).is_ok());
+}
+
+// ---------------------------------------------------------------------------------------
+// Refusals
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn an_empty_file_is_empty() {
+    assert_eq!(run(b""), Err(Rejection::Empty));
+    assert!(!Rejection::Empty.is_unsupported_type());
+}
+
+#[test]
+fn text_and_html_are_not_images() {
+    for (what, bytes) in [
+        ("text", text()),
+        ("HTML", html()),
+        ("XML", b"<?xml version=\"1.0\"?><note>hi</note>".to_vec()),
+        ("one byte", vec![0xFF]),
+        ("JPEG SOI only", vec![0xFF, 0xD8]),
+        ("RIFF WAVE", b"RIFF\x24\0\0\0WAVEfmt ".to_vec()),
+    ] {
+        let result = run(&bytes);
+        assert_eq!(result, Err(Rejection::NotAnImage), "{what}");
+        assert!(!Rejection::NotAnImage.is_unsupported_type());
+    }
+}
+
+#[test]
+fn recognisable_other_formats_are_unsupported() {
+    for (what, bytes, kind) in [
+        ("SVG with script", svg_with_script(), "SVG"),
+        ("PDF", pdf(), "PDF"),
+        ("HEIC", heic(), "HEIC"),
+        ("AVIF", avif(), "AVIF"),
+        ("TIFF", tiff(), "TIFF"),
+        ("SVG after a comment", svg_after_comment(), "SVG"),
+    ]
+    .into_iter()
+    .chain(
+        other_picture_formats()
+            .into_iter()
+            .map(|(kind, bytes)| (kind, bytes, kind)),
+    ) {
+        let rejection = run(&bytes).expect_err(what);
+        assert_eq!(rejection, Rejection::Unsupported(kind), "{what}");
+        assert!(rejection.is_unsupported_type(), "{what} answers 415");
+        assert!(
+            rejection.to_string().starts_with(kind),
+            "{what}: {rejection}"
+        );
+    }
+}
+
+#[test]
+fn truncated_pictures_are_corrupt() {
+    let picture = quadrants(200, 120, UPRIGHT);
+    let jpeg_bytes = jpeg(&picture, 90);
+    let sos = {
+        let mut at = 0;
+        while !(jpeg_bytes[at] == 0xFF && jpeg_bytes[at + 1] == 0xDA) {
+            at += 1;
+        }
+        at
+    };
+    let png_bytes = png(&image::DynamicImage::ImageRgb8(picture.clone()));
+    let gif_bytes = gif(&rgba_of(&picture));
+    let webp_bytes = webp_lossless_rgb(&picture);
+    let cases = [
+        (
+            "JPEG cut in half",
+            truncated(&jpeg_bytes, jpeg_bytes.len() / 2),
+        ),
+        ("JPEG cut before its scan", truncated(&jpeg_bytes, sos)),
+        (
+            "JPEG cut in the scan header",
+            truncated(&jpeg_bytes, sos + 6),
+        ),
+        (
+            "JPEG without EOI",
+            truncated(&jpeg_bytes, jpeg_bytes.len() - 2),
+        ),
+        ("JPEG header only", truncated(&jpeg_bytes, 20)),
+        (
+            "PNG cut at 60%",
+            truncated(&png_bytes, png_bytes.len() * 3 / 5),
+        ),
+        ("PNG cut in IHDR", truncated(&png_bytes, 20)),
+        (
+            "GIF cut in half",
+            truncated(&gif_bytes, gif_bytes.len() / 2),
+        ),
+        ("GIF cut after its header", truncated(&gif_bytes, 13)),
+        (
+            "WebP cut in half",
+            truncated(&webp_bytes, webp_bytes.len() / 2),
+        ),
+        ("WebP cut after RIFF", truncated(&webp_bytes, 16)),
+    ];
+    for (what, bytes) in cases {
+        assert_eq!(run(&bytes), Err(Rejection::Corrupt), "{what}");
+    }
+}
+
+#[test]
+fn jpeg_magic_followed_by_html_is_corrupt() {
+    assert_eq!(run(&jpeg_magic_then_html()), Err(Rejection::Corrupt));
+}
+
+#[test]
+fn a_jpeg_with_html_appended_is_cleaned() {
+    let bytes = jpeg_then_html(&quadrants(400, 400, UPRIGHT));
+    let out = run(&bytes).expect("the picture part is valid");
+    assert_output_format(&out, "JPEG + HTML");
+    assert!(
+        !contains(&out, APPENDED_HTML),
+        "the HTML is not carried over"
+    );
+    assert!(!contains(&out, b"folio-polyglot"));
+    assert!(!contains(&out, b"<script"));
+    assert_quadrants(&decode_output(&out), UPRIGHT, "JPEG + HTML");
+}
+
+#[test]
+fn metadata_is_stripped() {
+    let bytes = jpeg_with_metadata(&quadrants(480, 360, UPRIGHT));
+    // The input really carries all of it.
+    let markers: Vec<u8> = jpeg_segments(&bytes).iter().map(|s| s.marker).collect();
+    for marker in [0xE1, 0xE2, 0xED, 0xFE] {
+        assert!(markers.contains(&marker), "input has segment {marker:#04X}");
+    }
+    let gps = rational_bytes(GPS_LATITUDE, false);
+    assert!(contains(&bytes, &gps));
+
+    let out = run(&bytes).expect("accepted");
+    assert_output_format(&out, "camera JPEG");
+    for needle in [
+        &b"Exif"[..],
+        b"II*\0",
+        b"http://ns.adobe.com/xap",
+        b"ICC_PROFILE",
+        b"Photoshop 3.0",
+        b"8BIM",
+        XMP_SECRET.as_bytes(),
+        COMMENT_SECRET.as_bytes(),
+        IPTC_SECRET.as_bytes(),
+        ICC_SECRET.as_bytes(),
+        &gps,
+        &rational_bytes(GPS_LONGITUDE, false),
+    ] {
+        assert!(
+            !contains(&out, needle),
+            "the output carries {:?}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    assert_quadrants(&decode_output(&out), UPRIGHT, "camera JPEG");
+}
+
+// ---------------------------------------------------------------------------------------
+// The output itself
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_output_is_quality_85() {
+    let out = run(&jpeg(&noise(300, 300, 7), 100)).expect("accepted");
+    let tables = quantisation_tables(&out);
+    assert_eq!(tables.len(), 2, "luma and chroma tables");
+    assert_eq!(tables, reference_q_tables(85));
+    // The comparison can tell neighbouring qualities apart.
+    assert_ne!(tables, reference_q_tables(84));
+    assert_ne!(tables, reference_q_tables(86));
+    assert_eq!(QUALITY, 85);
+    assert_eq!(SIZE, 300);
+}
+
+#[test]
+fn a_square_input_of_the_target_size_keeps_its_detail() {
+    // 300×300 in, 300×300 out: a checkerboard of 10 px cells survives (no blur, no shift).
+    let picture = image::RgbImage::from_fn(300, 300, |x, y| {
+        image::Rgb(if (x / 10 + y / 10) % 2 == 0 {
+            BLACK
+        } else {
+            WHITE
+        })
+    });
+    let decoded = accepted(
+        &png(&image::DynamicImage::ImageRgb8(picture)),
+        "checkerboard",
+    );
+    for (cx, cy) in [(5, 5), (15, 5), (155, 145), (295, 295), (285, 295)] {
+        let expected = if (cx / 10 + cy / 10) % 2 == 0 {
+            BLACK
+        } else {
+            WHITE
+        };
+        assert_near(
+            decoded.average(cx - 2, cy - 2, cx + 3, cy + 3),
+            expected,
+            60,
+            &format!("cell at ({cx}, {cy})"),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------
+
+fn encode_as(format: usize, picture: &image::RgbImage) -> Vec<u8> {
+    match format {
+        0 => jpeg(picture, 80),
+        1 => png(&image::DynamicImage::ImageRgb8(picture.clone())),
+        2 => gif(&rgba_of(picture)),
+        _ => webp_lossless_rgb(picture),
+    }
+}
+
+fn dimensions() -> impl Strategy<Value = (u32, u32)> {
+    prop_oneof![
+        4 => (1u32..=64, 1u32..=64),
+        1 => (1u32..=3, 100u32..=2500),
+        1 => (100u32..=2500, 1u32..=3),
+        1 => (300u32..=302, 299u32..=301),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_small_or_odd_picture_becomes_a_300_square_jpeg(
+        (width, height) in dimensions(),
+        format in 0usize..4,
+        seed in any::<u64>(),
+    ) {
+        let bytes = encode_as(format, &noise(width, height, seed));
+        let out = run(&bytes);
+        prop_assert!(out.is_ok(), "{width}×{height} format {format}: {out:?}");
+        let out = out.expect("checked");
+        assert_output_format(&out, &format!("{width}×{height} format {format}"));
+        let decoded = decode_output(&out);
+        prop_assert_eq!((decoded.width, decoded.height), (300, 300));
+    }
+
+    #[test]
+    fn random_bytes_behind_a_magic_number_are_refused_or_processed(
+        magic in prop::sample::select(vec![
+            &b"\xFF\xD8\xFF"[..],
+            b"\xFF\xD8\xFF\xE0\x00\x10JFIF\0",
+            b"\xFF\xD8\xFF\xC0\x00\x11\x08",
+            b"\x89PNG\r\n\x1a\n",
+            b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR",
+            b"GIF87a",
+            b"GIF89a",
+            b"RIFF\0\0\0\0WEBPVP8 ",
+            b"RIFF\0\0\0\0WEBPVP8L",
+            b"RIFF\0\0\0\0WEBPVP8X",
+        ]),
+        rest in prop::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        let bytes = [magic, &rest[..]].concat();
+        match run(&bytes) {
+            Ok(out) => assert_output_format(&out, "random bytes"),
+            Err(rejection) => prop_assert!(
+                matches!(rejection, Rejection::Corrupt | Rejection::TooManyPixels),
+                "a recognised format is never {rejection:?}"
+            ),
+        }
+    }
+
+    #[test]
+    fn damaged_pictures_are_refused_or_processed(
+        format in 0usize..4,
+        seed in any::<u64>(),
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..8),
+    ) {
+        // The first bytes (every magic number, and WebP's "WEBP" at 8..12) stay intact, so
+        // the format is still recognised.
+        const KEEP: usize = 16;
+        let mut bytes = encode_as(format, &noise(24, 17, seed));
+        let keep = KEEP + cut.index(bytes.len() - KEEP + 1);
+        bytes.truncate(keep);
+        if bytes.len() > KEEP {
+            for (at, mask) in flips {
+                let i = KEEP + at.index(bytes.len() - KEEP);
+                bytes[i] ^= mask;
+            }
+        }
+        match run(&bytes) {
+            Ok(out) => assert_output_format(&out, "damaged picture"),
+            Err(rejection) => prop_assert!(
+                matches!(rejection, Rejection::Corrupt | Rejection::TooManyPixels),
+                "a recognised format is never {rejection:?}"
+            ),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! JPEG decoding with mozjpeg (libjpeg-turbo's descendant, built from source by the `cc`
+//! crate): shrink-on-load in the DCT domain, and SIMD when `nasm` was present at build time.
+//!
+//! libjpeg reports fatal errors by unwinding out of its error handler (`C-unwind`); the caller
+//! holds a `catch_unwind`, so a hostile file is a rejection, never an abort. Warnings are
+//! silent in libjpeg, so a truncated file (which it would pad with grey) is caught up front by
+//! looking for the end-of-image marker.
+
+use image::metadata::Orientation;
+use mozjpeg::{Decompress, Format, Marker};
+
+use super::process::{Limits, Rejection, check_dimensions};
+
+pub(super) struct Pixels {
+    pub rgb: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
+}
+
+/// The smallest scale n/8 (n = 1..=8) that keeps the short side at least `min_short`.
+pub(super) fn scale_numerator(width: u32, height: u32, min_short: u32) -> u8 {
+    let short = u64::from(width.min(height));
+    (1..8u8)
+        .find(|&n| (short * u64::from(n)).div_ceil(8) >= u64::from(min_short))
+        .unwrap_or(8)
+}
+
+pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Pixels, Rejection> {
+    // Dimensions come from our own walk of the header, before libjpeg allocates anything.
+    let (width, height) = frame_size(bytes).ok_or(Rejection::Corrupt)?;
+    check_dimensions(width, height, limits)?;
+    if !has_end_of_image(bytes) {
+        return Err(Rejection::Corrupt);
+    }
+    let corrupt = |_| Rejection::Corrupt;
+    let mut decompress = Decompress::with_markers(&[Marker::APP(1)])
+        .from_mem(bytes)
+        .map_err(corrupt)?;
+    if decompress.size() != (width as usize, height as usize) {
+        return Err(Rejection::Corrupt);
+    }
+
+    let orientation = decompress
+        .markers()
+        .filter(|m| matches!(m.marker, Marker::APP(1)))
+        .find_map(|m| m.data.strip_prefix(b"Exif\0\0"))
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+
+    decompress.scale(scale_numerator(width, height, min_short));
+
+    let (rgb, width, height) = match decompress.image().map_err(corrupt)? {
+        Format::RGB(mut started) => {
+            let rgb = started.read_scanlines::<u8>().map_err(corrupt)?;
+            let size = (started.width(), started.height());
+            started.finish().map_err(corrupt)?;
+            (rgb, size.0, size.1)
+        }
+        Format::Gray(mut started) => {
+            let grey = started.read_scanlines::<u8>().map_err(corrupt)?;
+            let size = (started.width(), started.height());
+            started.finish().map_err(corrupt)?;
+            (
+                grey.iter().flat_map(|&l| [l, l, l]).collect(),
+                size.0,
+                size.1,
+            )
+        }
+        // libjpeg hands Adobe CMYK (and YCCK, converted) over as stored: inverted, so 255 is
+        // no ink and each channel multiplies straight into RGB.
+        Format::CMYK(mut started) => {
+            let cmyk = started.read_scanlines::<u8>().map_err(corrupt)?;
+            let size = (started.width(), started.height());
+            started.finish().map_err(corrupt)?;
+            let rgb = cmyk
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let k = u32::from(p[3]);
+                    let mix = |c: u8| ((u32::from(c) * k + 127) / 255) as u8;
+                    [mix(p[0]), mix(p[1]), mix(p[2])]
+                })
+                .collect();
+            (rgb, size.0, size.1)
+        }
+    };
+    let (width, height) = (
+        u32::try_from(width).map_err(|_| Rejection::Corrupt)?,
+        u32::try_from(height).map_err(|_| Rejection::Corrupt)?,
+    );
+    if rgb.len() != width as usize * height as usize * 3 {
+        return Err(Rejection::Corrupt);
+    }
+    Ok(Pixels {
+        rgb,
+        width,
+        height,
+        orientation,
+    })
+}
+
+/// The header segments up to the first scan, as (marker, offset of the marker).
+fn header_markers(bytes: &[u8]) -> impl Iterator<Item = (u8, usize)> + '_ {
+    let mut i = 2;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        while !done && i + 4 <= bytes.len() && bytes[i] == 0xFF {
+            let (marker, at) = (bytes[i + 1], i);
+            match marker {
+                0xFF => i += 1,
+                0x01 | 0xD0..=0xD7 => i += 2,
+                _ => {
+                    i += 2 + usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+                    done = marker == 0xDA;
+                    return Some((marker, at));
+                }
+            }
+        }
+        None
+    })
+}
+
+/// Width and height from the start-of-frame segment.
+fn frame_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let (_, at) = header_markers(bytes)
+        .find(|(m, _)| matches!(m, 0xC0..=0xCF) && !matches!(m, 0xC4 | 0xC8 | 0xCC))?;
+    let sof = bytes.get(at + 5..at + 9)?;
+    let height = u32::from(u16::from_be_bytes([sof[0], sof[1]]));
+    let width = u32::from(u16::from_be_bytes([sof[2], sof[3]]));
+    Some((width, height))
+}
+
+/// Looks for the end-of-image marker after the first scan (entropy-coded data cannot contain
+/// FF D9, and an embedded EXIF thumbnail's EOI sits before the scan, so it cannot fool this).
+fn has_end_of_image(bytes: &[u8]) -> bool {
+    header_markers(bytes)
+        .find(|(m, _)| *m == 0xDA)
+        .is_some_and(|(_, at)| memchr::memmem::find(&bytes[at..], &[0xFF, 0xD9]).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scale_keeps_twice_the_target() {
+        assert_eq!(scale_numerator(4032, 3024, 600), 2); // 756
+        assert_eq!(scale_numerator(6000, 4000, 600), 2); // 1000
+        assert_eq!(scale_numerator(2000, 2000, 600), 3); // 750
+        assert_eq!(scale_numerator(1000, 1000, 600), 5); // 625
+        assert_eq!(scale_numerator(300, 300, 600), 8);
+        assert_eq!(scale_numerator(16384, 100, 600), 8);
+    }
+
+    #[test]
+    fn end_of_image_is_found_only_after_the_scan() {
+        // SOI, APP1 holding a thumbnail's EOI, SOS with data, no EOI: truncated.
+        let mut truncated = vec![0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00];
+        truncated.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x02, 0x12, 0x34, 0xFF, 0x00]);
+        assert!(!has_end_of_image(&truncated));
+        let mut whole = truncated.clone();
+        whole.extend_from_slice(&[0xFF, 0xD9]);
+        assert!(has_end_of_image(&whole));
+        whole.extend_from_slice(b"<html>appended</html>");
+        assert!(has_end_of_image(&whole));
+        assert!(!has_end_of_image(&[0xFF, 0xD8, 0xFF]));
+    }
+
+    #[test]
+    fn the_frame_size_is_read_from_the_header_alone() {
+        // SOI, a DQT-like segment, SOF2 of 60000 x 40000 (height first), nothing else.
+        let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x04, 0x00, 0x00];
+        bytes.extend_from_slice(&[0xFF, 0xC2, 0x00, 0x0B, 0x08, 0x9C, 0x40, 0xEA, 0x60, 0x01]);
+        assert_eq!(frame_size(&bytes), Some((60_000, 40_000)));
+        // DHT (C4) is not a frame header.
+        let dht = [0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x06, 0x00, 0x10, 0x00, 0x10];
+        assert_eq!(frame_size(&dht), None);
+    }
+}
