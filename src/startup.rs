@@ -22,9 +22,11 @@ use crate::error::error_pages;
 use crate::routes::{self, UploadConfig};
 use crate::static_files;
 
-/// No inline script or style; images only from here (and `data:`/`blob:` for previews).
+/// No inline script or style; images only from here (and `data:`/`blob:` for previews); our
+/// own scripts may talk to this origin only (the picture form's upload with progress).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
 
 pub struct Application {
     port: u16,
