@@ -1,4 +1,5 @@
-//! The few static files, built into the binary so that it runs from any directory.
+//! The few static files (stylesheet, scripts, icons), built into the binary so that it runs
+//! from any directory.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -17,13 +18,21 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/default-avatar.svg"),
     ),
     (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/app.js"),
+    ),
+    (
+        "picture.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/picture.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_bytes!("../static/favicon.svg"),
     ),
 ];
-
-pub const DEFAULT_AVATAR: &str = "/static/default-avatar.svg";
 
 pub async fn serve(path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let (_, content_type, body) = FILES

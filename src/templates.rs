@@ -9,7 +9,6 @@ use crate::auth::TypedSession;
 use crate::avatar::PictureName;
 use crate::db::users::User;
 use crate::error::AppError;
-use crate::static_files::DEFAULT_AVATAR;
 
 /// Header, navigation and the one-time message.
 pub struct Layout {
@@ -39,7 +38,7 @@ impl Layout {
         Ok(Self {
             user: user.map(|u| NavUser {
                 username: u.username.clone(),
-                avatar_url: avatar_url(u.picture.as_deref()),
+                avatar_url: avatar_url(&u.username, u.picture.as_deref()),
             }),
             csrf_token,
             flash: session.take_flash(),
@@ -55,11 +54,22 @@ impl Layout {
     }
 }
 
-/// Where a user's picture is served from: theirs, or the default avatar.
-pub fn avatar_url(picture: Option<&str>) -> String {
-    picture
-        .and_then(PictureName::parse)
-        .map_or_else(|| DEFAULT_AVATAR.to_owned(), |name| name.url())
+/// Where a user's picture is served from: theirs, or the initials avatar made from their name.
+pub fn avatar_url(username: &str, picture: Option<&str>) -> String {
+    picture.and_then(PictureName::parse).map_or_else(
+        || format!("/avatars/{}.svg", path_segment(username)),
+        |name| name.url(),
+    )
+}
+
+/// Usernames need no encoding in a path; anything else is percent-encoded all the same.
+fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// An HTML response with `status`. Pages carry per-user content, so caches must not keep them.
@@ -122,7 +132,9 @@ pub struct AccountPage {
     pub has_picture: bool,
     pub username: String,
     pub email: String,
+    /// The limit as written on the page ("5 MiB") and in bytes, for the script's check.
     pub max_upload: String,
+    pub max_bytes: usize,
     pub errors: AccountErrors,
 }
 

@@ -28,11 +28,12 @@ pub fn account_page(
     let (username, email) = values.unwrap_or_else(|| (user.username.clone(), user.email.clone()));
     let page = AccountPage {
         layout: Layout::new(Some(user), session, true)?,
-        avatar_url: avatar_url(user.picture.as_deref()),
+        avatar_url: avatar_url(&user.username, user.picture.as_deref()),
         has_picture: user.picture.is_some(),
         username,
         email,
         max_upload: super::human_bytes(upload.max_bytes),
+        max_bytes: upload.max_bytes,
         errors,
     };
     render(status, &page)

@@ -2,6 +2,7 @@
 
 mod account;
 mod auth;
+mod avatar;
 mod health;
 mod home;
 mod media;
@@ -33,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/delete", web::post().to(account::delete_account))
         .route("/account/picture", web::post().to(picture::upload))
         .route("/account/picture/delete", web::post().to(picture::remove))
-        .route("/users/{username}", web::get().to(profile::show));
+        .route("/users/{username}", web::get().to(profile::show))
+        .route("/avatars/{file}", web::get().to(avatar::initials_avatar));
 }
 
 pub use media::serve_picture;

@@ -20,7 +20,7 @@ pub async fn show(
     let page = ProfilePage {
         layout: Layout::new(viewer.0.as_ref(), &session, false)?,
         is_own: viewer.0.as_ref().is_some_and(|v| v.id == user.id),
-        avatar_url: avatar_url(user.picture.as_deref()),
+        avatar_url: avatar_url(&user.username, user.picture.as_deref()),
         username: user.username,
     };
     render(StatusCode::OK, &page)
