@@ -1,0 +1,78 @@
+// Starts the real Folio binary on a free port with its own database, media folder and key.
+'use strict';
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const TARGET = process.env.CARGO_TARGET_DIR
+  ? path.resolve(REPO, process.env.CARGO_TARGET_DIR)
+  : path.join(REPO, 'target');
+// FOLIO_BINARY runs the tests against another build (e.g. an older commit's, for comparison).
+const BINARY = process.env.FOLIO_BINARY || path.join(TARGET, 'debug', 'folio');
+
+/**
+ * Spawns `target/debug/folio` (built by `npm test`'s `cargo build`) in a fresh temp dir and
+ * resolves once it logs the address it listens on. `env` adds settings, e.g.
+ * `{ FOLIO_MAX_UPLOAD_BYTES: '65536' }`.
+ */
+async function startApp(env = {}) {
+  if (!fs.existsSync(BINARY)) {
+    throw new Error(`${BINARY} is missing: run \`cargo build\` first (npm test does)`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'folio-browser-'));
+  const child = spawn(BINARY, [], {
+    // The temp dir is the working directory, so no `.env` of the repo is read.
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      RUST_LOG: 'info',
+      NO_COLOR: '1',
+      FOLIO_BIND: '127.0.0.1:0',
+      DATABASE_URL: path.join(dir, 'folio.db'),
+      FOLIO_MEDIA_DIR: path.join(dir, 'media'),
+      FOLIO_SECRET_KEY_FILE: path.join(dir, 'folio.key'),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const url = await new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      log += chunk.toString();
+      // eslint-disable-next-line no-control-regex
+      const found = log.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (found) resolve(found[1]);
+    };
+    child.stderr.on('data', onData);
+    child.stdout.on('data', onData);
+    exited.then(({ code, signal }) =>
+      reject(new Error(`folio exited (${code ?? signal}) before listening:\n${log}`)),
+    );
+  });
+  return {
+    url,
+    dir,
+    mediaDir: path.join(dir, 'media', 'profile_pics'),
+    /** The stored pictures, sorted: what the media folder holds right now. */
+    pictures() {
+      return fs
+        .readdirSync(path.join(dir, 'media', 'profile_pics'))
+        .filter((name) => name.endsWith('.jpg'))
+        .sort();
+    },
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+module.exports = { startApp, REPO };

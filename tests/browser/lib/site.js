@@ -1,0 +1,82 @@
+// What a person does on Folio, step by step, through the pages' own forms.
+'use strict';
+
+const assert = require('node:assert/strict');
+
+const PASSWORD = 'a-long-unusual-pass';
+
+async function register(page, base, username) {
+  await page.goto(`${base}/register`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Email').fill(`${username}@example.com`);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Confirm password').fill(PASSWORD);
+  await Promise.all([page.waitForURL(`${base}/account`), page.getByRole('button', { name: 'Create account' }).click()]);
+}
+
+async function logIn(page, base, username) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Username or email').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await Promise.all([page.waitForURL((url) => url.pathname !== '/login'), page.getByRole('button', { name: 'Log in' }).click()]);
+}
+
+async function logOut(page, base) {
+  await Promise.all([page.waitForURL(`${base}/`), page.getByRole('button', { name: 'Log out' }).click()]);
+}
+
+/** The one-time message on the page. */
+async function flash(page) {
+  return (await page.locator('#messages').textContent()).trim();
+}
+
+/** Natural size of an image once it has loaded (fails if it cannot load). */
+async function naturalSize(page, selector) {
+  return page.locator(selector).evaluate(async (img) => {
+    if (!img.complete || img.naturalWidth === 0) {
+      await img.decode();
+    }
+    return { width: img.naturalWidth, height: img.naturalHeight, src: img.getAttribute('src') };
+  });
+}
+
+/**
+ * The average colour of a box of an image's or canvas's own pixels (natural size, not as
+ * laid out): `[x, y, w, h]` in those pixels.
+ */
+async function averageColour(page, selector, box) {
+  return page.locator(selector).evaluate(async (element, [x, y, w, h]) => {
+    let source = element;
+    if (element instanceof HTMLImageElement) {
+      await element.decode();
+      source = await createImageBitmap(element);
+    }
+    const canvas = document.createElement('canvas');
+    canvas.width = source.width;
+    canvas.height = source.height;
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(source, 0, 0);
+    const data = ctx.getImageData(x, y, w, h).data;
+    const sum = [0, 0, 0];
+    for (let i = 0; i < data.length; i += 4) {
+      sum[0] += data[i];
+      sum[1] += data[i + 1];
+      sum[2] += data[i + 2];
+    }
+    const n = data.length / 4;
+    return sum.map((v) => Math.round(v / n));
+  }, box);
+}
+
+/** Asserts an RGB colour is within `tolerance` of `expected` on every channel. */
+function assertColour(actual, expected, what, tolerance = 40) {
+  const close = actual.every((v, i) => Math.abs(v - expected[i]) <= tolerance);
+  assert.ok(close, `${what}: expected about rgb(${expected}), got rgb(${actual})`);
+}
+
+/** Which element has the keyboard focus: its id. */
+function focusedId(page) {
+  return page.evaluate(() => document.activeElement?.id ?? null);
+}
+
+module.exports = { PASSWORD, register, logIn, logOut, flash, naturalSize, averageColour, assertColour, focusedId };
