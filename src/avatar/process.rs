@@ -266,16 +266,26 @@ fn resize_centred_square(pixels: Pixels, width: u32, height: u32) -> Result<Vec<
 }
 
 /// Composites onto white: c·a + 255·(1 − a). A half-transparent black pixel becomes mid grey
-/// and the colour under alpha 0 never shows. `(x + (x >> 8)) >> 8` is x / 255 rounded for
-/// these x (with the +128 folded into `white`), and lets the loop vectorise.
+/// and the colour under alpha 0 never shows. Opaque and fully transparent pixels (most of
+/// them, in real pictures) are copied or filled; `(x + (x >> 8)) >> 8` is x / 255 rounded for
+/// these x (the +128 is folded into `white`).
 fn flatten_onto_white(rgba: &[u8]) -> Vec<u8> {
     let mut rgb = vec![0u8; rgba.len() / 4 * 3];
     for (src, dst) in rgba.chunks_exact(4).zip(rgb.chunks_exact_mut(3)) {
-        let alpha = u32::from(src[3]);
-        let white = 255 * (255 - alpha) + 128;
-        for (out, &c) in dst.iter_mut().zip(&src[..3]) {
-            let x = u32::from(c) * alpha + white;
-            *out = ((x + (x >> 8)) >> 8) as u8;
+        match src[3] {
+            255 => dst.copy_from_slice(&src[..3]),
+            0 => dst.fill(255),
+            alpha => {
+                let alpha = u32::from(alpha);
+                let white = 255 * (255 - alpha) + 128;
+                let blend = |c: u8| {
+                    let x = u32::from(c) * alpha + white;
+                    ((x + (x >> 8)) >> 8) as u8
+                };
+                dst[0] = blend(src[0]);
+                dst[1] = blend(src[1]);
+                dst[2] = blend(src[2]);
+            }
         }
     }
     rgb

@@ -90,7 +90,7 @@ pub async fn upload(
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large());
     }
 
-    let form = match read_form(multipart, &config).await {
+    let form = match read_form(multipart, &config, declared.unwrap_or(0)).await {
         Ok(form) => form,
         Err(FormError::TooLarge(token)) => {
             if token.is_some() {
@@ -171,6 +171,7 @@ pub async fn remove(
 async fn read_form(
     mut multipart: Multipart,
     config: &UploadConfig,
+    declared: usize,
 ) -> Result<PictureForm, FormError> {
     let deadline = Instant::now() + config.deadline;
     let mut form = PictureForm::default();
@@ -194,7 +195,13 @@ async fn read_form(
         } else {
             1024
         };
-        let mut data = Vec::new();
+        // Sized once from the declared length: growing by doubling would hold up to twice
+        // the file in memory for every upload in flight.
+        let mut data = if name == "picture" {
+            Vec::with_capacity(declared.min(limit))
+        } else {
+            Vec::new()
+        };
         while let Some(chunk) = next(&mut field, config.idle_timeout, deadline).await? {
             let chunk = chunk.map_err(|_| FormError::Malformed)?;
             if over_limit || data.len() + chunk.len() > limit {

@@ -34,7 +34,10 @@ async fn registering_logs_in_and_stores_an_argon2id_hash() {
     assert!(!again.contains("Welcome to Folio"), "and only once");
     let home = app.get_html("/").await;
     assert!(home.contains("Welcome back, alice"));
-    assert!(home.contains(r#"src="/static/default-avatar.svg""#));
+    assert!(
+        home.contains(r#"src="/avatars/alice.svg""#),
+        "initials avatar until a picture"
+    );
 }
 
 #[tokio::test]

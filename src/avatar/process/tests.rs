@@ -917,3 +917,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn blending_onto_white_is_exactly_rounded() {
+    for alpha in 0..=255u32 {
+        for c in [0u32, 1, 77, 128, 200, 254, 255] {
+            let expected = ((c * alpha + 255 * (255 - alpha)) as f64 / 255.0).round() as u8;
+            let got = flatten_onto_white(&[c as u8, c as u8, c as u8, alpha as u8]);
+            assert_eq!(got, vec![expected; 3], "c={c} alpha={alpha}");
+        }
+    }
+}
