@@ -12,7 +12,7 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use tracing_actix_web::RequestId;
 
-use crate::templates::ErrorPage;
+use crate::templates::{ErrorPage, percent_encode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -63,16 +63,7 @@ pub fn see_other(location: &str) -> HttpResponse {
 }
 
 fn login_url(next: &str) -> String {
-    let encoded: String = next
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!("/login?next={encoded}")
+    format!("/login?next={}", percent_encode(next, b"/"))
 }
 
 /// `ErrorHandlers` default handler: gives every error status without an HTML body a page.

@@ -57,17 +57,20 @@ impl Layout {
 /// Where a user's picture is served from: theirs, or the initials avatar made from their name.
 pub fn avatar_url(username: &str, picture: Option<&str>) -> String {
     picture.and_then(PictureName::parse).map_or_else(
-        || format!("/avatars/{}.svg", path_segment(username)),
+        || format!("/avatars/{}.svg", percent_encode(username, b"")),
         |name| name.url(),
     )
 }
 
-/// Usernames need no encoding in a path; anything else is percent-encoded all the same.
-fn path_segment(text: &str) -> String {
+/// Percent-encodes everything but unreserved characters and `also_keep`.
+pub fn percent_encode(text: &str, also_keep: &[u8]) -> String {
     text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || also_keep.contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
         })
         .collect()
 }
