@@ -159,17 +159,7 @@ async fn changing_the_password_checks_the_current_one() {
         );
     }
     let hash_before = app.users()[0].2.clone();
-    let response = app
-        .submit(
-            "/account",
-            "/account/password",
-            &[
-                ("current_password", PASSWORD),
-                ("password", new_password),
-                ("password_confirm", new_password),
-            ],
-        )
-        .await;
+    let response = app.change_password(PASSWORD, new_password).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_ne!(app.users()[0].2, hash_before);
     assert!(app.users()[0].2.starts_with("$argon2id$"));

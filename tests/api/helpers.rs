@@ -161,6 +161,20 @@ impl TestApp {
         .await
     }
 
+    /// Changes the password from the account page's form (new password typed twice).
+    pub async fn change_password(&self, current: &str, new: &str) -> Response {
+        self.submit(
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", current),
+                ("password", new),
+                ("password_confirm", new),
+            ],
+        )
+        .await
+    }
+
     pub async fn logout(&self) -> Response {
         self.submit("/account", "/logout", &[]).await
     }

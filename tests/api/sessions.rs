@@ -49,17 +49,7 @@ async fn a_password_change_ends_the_other_sessions_but_not_this_one() {
     let laptop_cookie = laptop.session_cookie().expect("cookie");
 
     let new_password = "another-long-password";
-    let response = app
-        .submit(
-            "/account",
-            "/account/password",
-            &[
-                ("current_password", PASSWORD),
-                ("password", new_password),
-                ("password_confirm", new_password),
-            ],
-        )
-        .await;
+    let response = app.change_password(PASSWORD, new_password).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(app.get_html("/account").await.contains("Password changed"));
 
