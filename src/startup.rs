@@ -170,6 +170,7 @@ fn serve(
                 "/media/profile_pics/{name}",
                 web::get().to(routes::serve_picture),
             )
+            .route("/avatars/{file}", web::get().to(routes::initials_avatar))
             .service(
                 web::scope("")
                     .wrap(sessions)

@@ -16,7 +16,7 @@ use crate::error::AppError;
 
 pub use picture::UploadConfig;
 
-/// Routes that use sessions; `/static` and `/media` are served outside them.
+/// Routes that use sessions; `/static`, `/media` and `/avatars` are served outside them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/healthz", web::get().to(health::healthz))
@@ -34,10 +34,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/delete", web::post().to(account::delete_account))
         .route("/account/picture", web::post().to(picture::upload))
         .route("/account/picture/delete", web::post().to(picture::remove))
-        .route("/users/{username}", web::get().to(profile::show))
-        .route("/avatars/{file}", web::get().to(avatar::initials_avatar));
+        .route("/users/{username}", web::get().to(profile::show));
 }
 
+pub use avatar::initials_avatar;
 pub use media::serve_picture;
 
 pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
