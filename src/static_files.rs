@@ -13,11 +13,6 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/style.css"),
     ),
     (
-        "default-avatar.svg",
-        "image/svg+xml",
-        include_bytes!("../static/default-avatar.svg"),
-    ),
-    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../static/app.js"),

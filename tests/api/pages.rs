@@ -70,12 +70,26 @@ async fn healthz_answers_503_when_the_database_is_gone() {
 }
 
 #[tokio::test]
-async fn static_files_and_the_default_avatar_are_served() {
+async fn static_files_and_initials_avatars_are_served() {
     let app = spawn_app().await;
     let css = app.get("/static/style.css").await;
     assert_eq!(css.status(), StatusCode::OK);
     assert!(header(css.headers(), "content-type").starts_with("text/css"));
-    let avatar = app.get("/static/default-avatar.svg").await;
+    let script = app.get("/static/picture.js").await;
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(header(script.headers(), "content-type").starts_with("text/javascript"));
+    let avatar = app.get("/avatars/peggy.s.svg").await;
     assert_eq!(avatar.status(), StatusCode::OK);
-    assert!(header(avatar.headers(), "content-type").starts_with("image/"));
+    assert_eq!(header(avatar.headers(), "content-type"), "image/svg+xml");
+    assert_eq!(
+        header(avatar.headers(), "x-content-type-options"),
+        "nosniff"
+    );
+    let svg = avatar.text().await.expect("body");
+    assert!(svg.contains(">PS</text>"), "initials drawn: {svg}");
+    assert!(app.session_cookie().is_none(), "images need no session");
+    assert_eq!(
+        app.get("/static/nope.css").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
