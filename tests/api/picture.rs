@@ -1324,3 +1324,42 @@ async fn gc_removes_old_orphans_and_temporary_files_only() {
         report.removed_files
     );
 }
+
+/// A body that sends its start and then stalls is cut off with 408 once the idle timeout
+/// passes, and nothing is stored. The stall is the input (a stream that never continues), so
+/// the test waits on the server's answer, not on a clock.
+#[tokio::test]
+async fn a_stalled_upload_is_cut_off_and_stores_nothing() {
+    use futures_util::StreamExt;
+
+    let app = spawn_app_with(|s| s.upload_idle_timeout = Duration::from_millis(300)).await;
+    app.sign_up("slowpoke").await;
+    let token = app.token_from("/account").await;
+    let boundary = "folio-stall-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"a.jpg\"\r\n\
+         Content-Type: image/jpeg\r\n\r\nstart of a picture"
+    );
+    let first =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(head.into_bytes()) });
+    let body = reqwest::Body::wrap_stream(first.chain(futures_util::stream::pending()));
+    let response = tokio::time::timeout(
+        Duration::from_secs(30),
+        app.client
+            .post(app.url("/account/picture"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send(),
+    )
+    .await
+    .expect("the server answers instead of waiting forever")
+    .expect("a response");
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(app.picture_files().is_empty());
+    assert_eq!(app.picture_of("slowpoke"), None);
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
