@@ -18,6 +18,13 @@ pub(super) struct Pixels {
     pub orientation: Orientation,
 }
 
+/// The colour model libjpeg decodes to.
+enum Model {
+    Rgb,
+    Gray,
+    Cmyk,
+}
+
 /// The smallest scale n/8 (n = 1..=8) that keeps the short side at least `min_short`.
 pub(super) fn scale_numerator(width: u32, height: u32, min_short: u32) -> u8 {
     let short = u64::from(width.min(height));
@@ -50,39 +57,28 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Pi
 
     decompress.scale(scale_numerator(width, height, min_short));
 
-    let (rgb, width, height) = match decompress.image().map_err(corrupt)? {
-        Format::RGB(mut started) => {
-            let rgb = started.read_scanlines::<u8>().map_err(corrupt)?;
-            let size = (started.width(), started.height());
-            started.finish().map_err(corrupt)?;
-            (rgb, size.0, size.1)
-        }
-        Format::Gray(mut started) => {
-            let grey = started.read_scanlines::<u8>().map_err(corrupt)?;
-            let size = (started.width(), started.height());
-            started.finish().map_err(corrupt)?;
-            (
-                grey.iter().flat_map(|&l| [l, l, l]).collect(),
-                size.0,
-                size.1,
-            )
-        }
+    // Every variant holds the same started decoder; only the colour model differs.
+    let (mut started, model) = match decompress.image().map_err(corrupt)? {
+        Format::RGB(started) => (started, Model::Rgb),
+        Format::Gray(started) => (started, Model::Gray),
+        Format::CMYK(started) => (started, Model::Cmyk),
+    };
+    let samples = started.read_scanlines::<u8>().map_err(corrupt)?;
+    let (width, height) = (started.width(), started.height());
+    started.finish().map_err(corrupt)?;
+    let rgb = match model {
+        Model::Rgb => samples,
+        Model::Gray => samples.iter().flat_map(|&l| [l, l, l]).collect(),
         // libjpeg hands Adobe CMYK (and YCCK, converted) over as stored: inverted, so 255 is
         // no ink and each channel multiplies straight into RGB.
-        Format::CMYK(mut started) => {
-            let cmyk = started.read_scanlines::<u8>().map_err(corrupt)?;
-            let size = (started.width(), started.height());
-            started.finish().map_err(corrupt)?;
-            let rgb = cmyk
-                .chunks_exact(4)
-                .flat_map(|p| {
-                    let k = u32::from(p[3]);
-                    let mix = |c: u8| ((u32::from(c) * k + 127) / 255) as u8;
-                    [mix(p[0]), mix(p[1]), mix(p[2])]
-                })
-                .collect();
-            (rgb, size.0, size.1)
-        }
+        Model::Cmyk => samples
+            .chunks_exact(4)
+            .flat_map(|p| {
+                let k = u32::from(p[3]);
+                let mix = |c: u8| ((u32::from(c) * k + 127) / 255) as u8;
+                [mix(p[0]), mix(p[1]), mix(p[2])]
+            })
+            .collect(),
     };
     let (width, height) = (
         u32::try_from(width).map_err(|_| Rejection::Corrupt)?,
