@@ -22,15 +22,25 @@ const FILES: [&str; 6] = [
 ];
 
 pub fn load() -> Vec<BenchImage> {
-    if let Ok(dir) = std::env::var("FOLIO_BENCH_IMAGES") {
-        return FILES
+    let mut images = match std::env::var("FOLIO_BENCH_IMAGES") {
+        Ok(dir) => FILES
             .iter()
             .map(|name| BenchImage {
                 name,
                 bytes: std::fs::read(Path::new(&dir).join(name)).expect("bench image"),
             })
-            .collect();
-    }
+            .collect(),
+        Err(_) => generated(),
+    };
+    // The peer's set has no progressive JPEG: the 12 MP one is made here either way.
+    images.push(BenchImage {
+        name: "photo_12mp_progressive.jpg",
+        bytes: progressive_jpeg(4032, 3024, 92, 7),
+    });
+    images
+}
+
+fn generated() -> Vec<BenchImage> {
     vec![
         BenchImage {
             name: FILES[0],
@@ -123,6 +133,22 @@ pub fn jpeg(width: u32, height: u32, quality: u8, orientation: Option<u16>, seed
             .add_app_segment(1, exif_orientation(o))
             .expect("app1");
     }
+    encoder
+        .encode(
+            &rgb(&img),
+            width as u16,
+            height as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .expect("encode");
+    out
+}
+
+pub fn progressive_jpeg(width: u32, height: u32, quality: u8, seed: u64) -> Vec<u8> {
+    let img = photo_like(width, height, seed);
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    encoder.set_progressive(true);
     encoder
         .encode(
             &rgb(&img),

@@ -2,9 +2,11 @@
 //! at once.
 
 mod jpeg;
+mod png;
 mod process;
 mod sniff;
 mod store;
+mod webp;
 
 use std::sync::Arc;
 

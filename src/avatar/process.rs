@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 use fast_image_resize::images::Image as FrImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::gif::GifDecoder;
-use image::codecs::png::PngDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, RgbImage};
 
-use super::jpeg;
 use super::sniff::{Format, Sniffed, sniff};
+use super::{jpeg, png, webp};
 
 /// Side of the stored square, in pixels.
 pub const SIZE: u32 = 300;
@@ -71,17 +70,17 @@ impl Rejection {
 }
 
 /// Decoded pixels, 8 bits a channel.
-enum Pixels {
+pub(super) enum Pixels {
     Rgb(Vec<u8>),
     /// Straight (not premultiplied) alpha.
     Rgba(Vec<u8>),
 }
 
-struct Decoded {
-    pixels: Pixels,
-    width: u32,
-    height: u32,
-    orientation: Orientation,
+pub(super) struct Decoded {
+    pub pixels: Pixels,
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
 }
 
 /// How long each stage took, for the benchmarks.
@@ -135,16 +134,17 @@ fn process_unguarded(
 ) -> Result<(Vec<u8>, Timings), Rejection> {
     let mut timings = Timings::default();
     let started = Instant::now();
+    // Shrink-on-load keeps twice the target on the short side, for a clean Lanczos pass.
+    let min_short = if options.shrink_on_load {
+        2 * SIZE
+    } else {
+        u32::MAX
+    };
     let decoded = match sniff(bytes) {
         Sniffed::Empty => return Err(Rejection::Empty),
         Sniffed::Unknown => return Err(Rejection::NotAnImage),
         Sniffed::Refused(kind) => return Err(Rejection::Unsupported(kind)),
         Sniffed::Accepted(Format::Jpeg) => {
-            let min_short = if options.shrink_on_load {
-                2 * SIZE
-            } else {
-                u32::MAX
-            };
             let jpeg = jpeg::decode(bytes, limits, min_short)?;
             Decoded {
                 pixels: Pixels::Rgb(jpeg.rgb),
@@ -153,6 +153,11 @@ fn process_unguarded(
                 orientation: jpeg.orientation,
             }
         }
+        Sniffed::Accepted(Format::Png) => png::decode(bytes, limits, min_short)?,
+        Sniffed::Accepted(Format::WebP) => match webp::decode(bytes, limits, min_short)? {
+            Some(still) => still,
+            None => decode_other(bytes, Format::WebP, limits)?,
+        },
         Sniffed::Accepted(format) => decode_other(bytes, format, limits)?,
     };
     timings.decode = started.elapsed();
@@ -189,11 +194,6 @@ fn decode_other(bytes: &[u8], format: Format, limits: &Limits) -> Result<Decoded
 
     let cursor = Cursor::new(bytes);
     match format {
-        Format::Png => finish_decode(
-            PngDecoder::with_limits(cursor, image_limits.clone()).map_err(rejection)?,
-            image_limits,
-            limits,
-        ),
         Format::Gif => finish_decode(
             GifDecoder::new(cursor).map_err(rejection)?,
             image_limits,
@@ -204,7 +204,7 @@ fn decode_other(bytes: &[u8], format: Format, limits: &Limits) -> Result<Decoded
             image_limits,
             limits,
         ),
-        Format::Jpeg => Err(Rejection::Corrupt),
+        Format::Jpeg | Format::Png => Err(Rejection::Corrupt),
     }
 }
 
@@ -271,6 +271,12 @@ fn resize_centred_square(pixels: Pixels, width: u32, height: u32) -> Result<Vec<
 /// these x (the +128 is folded into `white`).
 fn flatten_onto_white(rgba: &[u8]) -> Vec<u8> {
     let mut rgb = vec![0u8; rgba.len() / 4 * 3];
+    flatten_into(rgba, &mut rgb);
+    rgb
+}
+
+/// `flatten_onto_white` into a buffer of three bytes for every four of `rgba`.
+pub(super) fn flatten_into(rgba: &[u8], rgb: &mut [u8]) {
     for (src, dst) in rgba.chunks_exact(4).zip(rgb.chunks_exact_mut(3)) {
         match src[3] {
             255 => dst.copy_from_slice(&src[..3]),
@@ -288,7 +294,6 @@ fn flatten_onto_white(rgba: &[u8]) -> Vec<u8> {
             }
         }
     }
-    rgb
 }
 
 /// Applied to the small square: the centred square of a rotated picture is the rotated
@@ -303,19 +308,24 @@ fn orient(rgb: Vec<u8>, orientation: Orientation) -> Result<Vec<u8>, Rejection> 
     Ok(image.into_rgb8().into_raw())
 }
 
-/// Baseline JPEG at quality 85 with optimised Huffman tables; the encoder writes a JFIF
-/// header and nothing else, so no metadata of the upload survives.
+/// Baseline JPEG at quality 85 with optimised Huffman tables, by libjpeg-turbo's defaults
+/// (standard tables, 4:2:0). It writes a JFIF header and nothing else, so no metadata of the
+/// upload survives.
 fn encode(rgb: &[u8]) -> Result<Vec<u8>, Rejection> {
-    let mut out = Vec::with_capacity(32 * 1024);
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
-    encoder.set_optimized_huffman_tables(true);
-    encoder
-        .encode(rgb, SIZE as u16, SIZE as u16, jpeg_encoder::ColorType::Rgb)
-        .map_err(|e| {
-            tracing::error!(error = %e, "JPEG encoding failed");
-            Rejection::Corrupt
-        })?;
-    Ok(out)
+    let failed = |e: std::io::Error| {
+        tracing::error!(error = %e, "JPEG encoding failed");
+        Rejection::Corrupt
+    };
+    let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+    compress.set_fastest_defaults();
+    compress.set_size(SIZE as usize, SIZE as usize);
+    compress.set_quality(f32::from(QUALITY));
+    compress.set_optimize_coding(true);
+    let mut started = compress
+        .start_compress(Vec::with_capacity(32 * 1024))
+        .map_err(failed)?;
+    started.write_scanlines(rgb).map_err(failed)?;
+    started.finish().map_err(failed)
 }
 
 #[cfg(test)]

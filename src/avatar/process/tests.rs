@@ -15,7 +15,7 @@ fn run(bytes: &[u8]) -> Result<Vec<u8>, Rejection> {
     process(bytes, &Limits::default())
 }
 
-/// The tables jpeg-encoder writes at quality 85, whatever the pixels.
+/// The IJG tables at `quality` (as jpeg-encoder writes them), whatever the pixels.
 fn reference_q_tables(quality: u8) -> Vec<(u8, Vec<u8>)> {
     quantisation_tables(&jpeg(&noise(16, 16, 1), quality))
 }
@@ -173,6 +173,18 @@ fn a_large_rotated_jpeg_decoded_at_reduced_scale_stands_upright() {
     assert_quadrants(&accepted(&bytes, "2400×1600, 6"), UPRIGHT, "2400×1600, 6");
 }
 
+#[test]
+fn a_large_rotated_webp_scaled_while_decoding_stands_upright() {
+    // Stored 1600×2400: libwebp decodes it straight to 600×900, then it is rotated.
+    let upright = quadrants(2400, 1600, UPRIGHT);
+    let bytes = webp_with_exif(&stored_for_orientation(&upright, 8), 8);
+    assert_quadrants(
+        &accepted(&bytes, "WebP 2400×1600, 8"),
+        UPRIGHT,
+        "WebP 2400×1600, 8",
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Colour models and transparency
 // ---------------------------------------------------------------------------------------
@@ -212,6 +224,33 @@ fn transparent_pixels_are_composited_onto_white() {
             &format!("{what}: half-transparent black"),
         );
     }
+}
+
+#[test]
+fn a_large_png_averaged_while_decoding_keeps_its_quadrants_and_transparency() {
+    // 2001×1901: averaged 2×2 while decoding, with a partial last column and row of blocks.
+    let (width, height) = (2001, 1901);
+    let picture = image::RgbaImage::from_fn(width, height, |x, y| {
+        match (x >= width / 2, y >= height / 2) {
+            (false, false) => rgba(GREEN, 0),
+            (true, false) => rgba(RED, 255),
+            (false, true) => rgba(BLACK, 128),
+            (true, true) => rgba(BLUE, 255),
+        }
+    });
+    let bytes = png(&image::DynamicImage::ImageRgba8(picture));
+    let decoded = accepted(&bytes, "2001×1901 RGBA PNG");
+    assert_quadrants(
+        &decoded,
+        [[WHITE, RED], [MID_GREY, BLUE]],
+        "2001×1901 RGBA PNG",
+    );
+    assert_near(
+        decoded.average(55, 205, 95, 245),
+        MID_GREY,
+        12,
+        "2001×1901 RGBA PNG: half-transparent black",
+    );
 }
 
 #[test]
@@ -484,6 +523,12 @@ fn panoramas_keep_their_centred_square() {
             false,
         ),
         ("3×2001 GIF", gif(&rgba_of(&strip(2_001, 3, false))), false),
+        // Scaled while decoding to 1560×600; the square is still the centre.
+        (
+            "2600×1000 WebP",
+            webp_lossless_rgb(&strip(2_600, 1_000, true)),
+            true,
+        ),
     ];
     for (what, bytes, horizontal) in cases {
         let decoded = accepted(&bytes, what);

@@ -1,0 +1,133 @@
+//! WebP decoding with libwebp (vendored, built from source by the `cc` crate): about three
+//! times faster than the pure-Rust decoder on lossy pictures, and it scales while it decodes,
+//! so a large WebP never exists at full size in memory. Animations are left to `image`, which
+//! takes the first frame.
+//!
+//! This is Folio's only unsafe code: two calls into libwebp, over the borrowed upload and an
+//! output buffer that we allocate, size and own. libwebp reports errors by status code, never
+//! by unwinding or aborting.
+#![allow(unsafe_code)]
+
+use std::io::Cursor;
+
+use image::ImageDecoder;
+use image::codecs::webp::WebPDecoder;
+use image::metadata::Orientation;
+use libwebp_sys::{
+    VP8StatusCode, WEBP_CSP_MODE, WebPBitstreamFeatures, WebPDecode, WebPDecoderConfig,
+    WebPGetFeatures, WebPRGBABuffer,
+};
+
+use super::process::{Decoded, Limits, Pixels, Rejection, check_dimensions};
+
+/// The size to decode to: the whole picture scaled (aspect kept) so its short side is
+/// `min_short`, or the full size when it is not larger than that.
+pub(super) fn scaled_size(width: u32, height: u32, min_short: u32) -> (u32, u32) {
+    let short = width.min(height);
+    if short <= min_short {
+        return (width, height);
+    }
+    let scale = |side: u32| {
+        let scaled = (u64::from(side) * u64::from(min_short)).div_ceil(u64::from(short));
+        u32::try_from(scaled).unwrap_or(side)
+    };
+    (scale(width), scale(height))
+}
+
+/// The still picture, scaled to keep a short side of at least `min_short`; `None` for an
+/// animation.
+pub(super) fn decode(
+    bytes: &[u8],
+    limits: &Limits,
+    min_short: u32,
+) -> Result<Option<Decoded>, Rejection> {
+    let features = features(bytes)?;
+    if features.has_animation != 0 {
+        return Ok(None);
+    }
+    let side = |n: i32| u32::try_from(n).map_err(|_| Rejection::Corrupt);
+    let (width, height) = (side(features.width)?, side(features.height)?);
+    check_dimensions(width, height, limits)?;
+    // libwebp ignores EXIF; `image` reads the chunk without decoding any pixels.
+    let orientation = WebPDecoder::new(Cursor::new(bytes))
+        .map_err(|_| Rejection::Corrupt)?
+        .orientation()
+        .unwrap_or(Orientation::NoTransforms);
+
+    let (out_width, out_height) = scaled_size(width, height, min_short);
+    let has_alpha = features.has_alpha != 0;
+    let channels = if has_alpha { 4 } else { 3 };
+    let stride = out_width as usize * channels;
+    let mut pixels = vec![0u8; stride * out_height as usize];
+
+    let int = |n: usize| i32::try_from(n).map_err(|_| Rejection::TooManyPixels);
+    let mut config = WebPDecoderConfig::new().map_err(|()| Rejection::Corrupt)?;
+    if (out_width, out_height) != (width, height) {
+        config.options.use_scaling = 1;
+        config.options.scaled_width = int(out_width as usize)?;
+        config.options.scaled_height = int(out_height as usize)?;
+    }
+    config.output.colorspace = if has_alpha {
+        WEBP_CSP_MODE::MODE_RGBA
+    } else {
+        WEBP_CSP_MODE::MODE_RGB
+    };
+    config.output.is_external_memory = 1;
+    config.output.u.RGBA = WebPRGBABuffer {
+        rgba: pixels.as_mut_ptr(),
+        stride: int(stride)?,
+        size: pixels.len(),
+    };
+    // SAFETY: libwebp reads `bytes` within the given length and writes only inside `pixels`,
+    // whose length and stride it checks against the output size before decoding. It keeps no
+    // pointer once it returns, and `is_external_memory` means it frees nothing of ours.
+    let status = unsafe { WebPDecode(bytes.as_ptr(), bytes.len(), &mut config) };
+    if status != VP8StatusCode::VP8_STATUS_OK {
+        return Err(Rejection::Corrupt);
+    }
+    let pixels = if has_alpha {
+        Pixels::Rgba(pixels)
+    } else {
+        Pixels::Rgb(pixels)
+    };
+    Ok(Some(Decoded {
+        pixels,
+        width: out_width,
+        height: out_height,
+        orientation,
+    }))
+}
+
+/// The header's dimensions, alpha and animation flags, read without decoding.
+fn features(bytes: &[u8]) -> Result<WebPBitstreamFeatures, Rejection> {
+    let mut features = WebPBitstreamFeatures {
+        width: 0,
+        height: 0,
+        has_alpha: 0,
+        has_animation: 0,
+        format: 0,
+        pad: [0; 5],
+    };
+    // SAFETY: libwebp reads `bytes` within the given length and writes the struct we pass.
+    let status = unsafe { WebPGetFeatures(bytes.as_ptr(), bytes.len(), &mut features) };
+    match status {
+        VP8StatusCode::VP8_STATUS_OK => Ok(features),
+        _ => Err(Rejection::Corrupt),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scaled_size_keeps_the_short_side_and_the_aspect() {
+        assert_eq!(scaled_size(1000, 1000, 600), (600, 600));
+        assert_eq!(scaled_size(4000, 3000, 600), (800, 600));
+        assert_eq!(scaled_size(3000, 4001, 600), (600, 801));
+        assert_eq!(scaled_size(600, 900, 600), (600, 900));
+        assert_eq!(scaled_size(300, 300, 600), (300, 300));
+        assert_eq!(scaled_size(16_383, 2, 600), (16_383, 2));
+        assert_eq!(scaled_size(1000, 1000, u32::MAX), (1000, 1000));
+    }
+}
