@@ -1,9 +1,11 @@
 //! Profile pictures: the pipeline, the files, and the gate that bounds how many are decoded
 //! at once.
 
+mod gif;
 mod jpeg;
 mod png;
 mod process;
+mod shrink;
 mod sniff;
 mod store;
 mod webp;

@@ -7,19 +7,16 @@
 //! centred square and resize it with Lanczos3 in one SIMD pass, flatten alpha onto white,
 //! apply the EXIF orientation to the small result, encode.
 
-use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use fast_image_resize::images::Image as FrImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::gif::GifDecoder;
-use image::codecs::webp::WebPDecoder;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageError, RgbImage};
+use image::{DynamicImage, RgbImage};
 
 use super::sniff::{Format, Sniffed, sniff};
-use super::{jpeg, png, webp};
+use super::{gif, jpeg, png, webp};
 
 /// Side of the stored square, in pixels.
 pub const SIZE: u32 = 300;
@@ -154,11 +151,8 @@ fn process_unguarded(
             }
         }
         Sniffed::Accepted(Format::Png) => png::decode(bytes, limits, min_short)?,
-        Sniffed::Accepted(Format::WebP) => match webp::decode(bytes, limits, min_short)? {
-            Some(still) => still,
-            None => decode_other(bytes, Format::WebP, limits)?,
-        },
-        Sniffed::Accepted(format) => decode_other(bytes, format, limits)?,
+        Sniffed::Accepted(Format::Gif) => gif::decode(bytes, limits, min_short)?,
+        Sniffed::Accepted(Format::WebP) => webp::decode(bytes, limits, min_short)?,
     };
     timings.decode = started.elapsed();
 
@@ -184,63 +178,6 @@ pub(super) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
         return Err(Rejection::TooManyPixels);
     }
     Ok(())
-}
-
-fn decode_other(bytes: &[u8], format: Format, limits: &Limits) -> Result<Decoded, Rejection> {
-    let mut image_limits = image::Limits::default();
-    image_limits.max_image_width = Some(limits.max_side);
-    image_limits.max_image_height = Some(limits.max_side);
-    image_limits.max_alloc = Some(limits.max_alloc);
-
-    let cursor = Cursor::new(bytes);
-    match format {
-        Format::Gif => finish_decode(
-            GifDecoder::new(cursor).map_err(rejection)?,
-            image_limits,
-            limits,
-        ),
-        Format::WebP => finish_decode(
-            WebPDecoder::new(cursor).map_err(rejection)?,
-            image_limits,
-            limits,
-        ),
-        Format::Jpeg | Format::Png => Err(Rejection::Corrupt),
-    }
-}
-
-/// Header checks, then the pixels (the first frame of an animation).
-fn finish_decode(
-    mut decoder: impl ImageDecoder,
-    image_limits: image::Limits,
-    limits: &Limits,
-) -> Result<Decoded, Rejection> {
-    let (width, height) = decoder.dimensions();
-    check_dimensions(width, height, limits)?;
-    decoder.set_limits(image_limits).map_err(rejection)?;
-    // `set_limits` does not bound the buffer `from_decoder` allocates: check it here.
-    if decoder.total_bytes() > limits.max_alloc {
-        return Err(Rejection::TooManyPixels);
-    }
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let image = DynamicImage::from_decoder(decoder).map_err(rejection)?;
-    let pixels = if image.color().has_alpha() {
-        Pixels::Rgba(image.into_rgba8().into_raw())
-    } else {
-        Pixels::Rgb(image.into_rgb8().into_raw())
-    };
-    Ok(Decoded {
-        pixels,
-        width,
-        height,
-        orientation,
-    })
-}
-
-fn rejection(e: ImageError) -> Rejection {
-    match e {
-        ImageError::Limits(_) => Rejection::TooManyPixels,
-        _ => Rejection::Corrupt,
-    }
 }
 
 /// The largest centred square, resized with Lanczos3 to SIZE×SIZE (small pictures scale up).

@@ -1,7 +1,7 @@
 //! WebP decoding with libwebp (vendored, built from source by the `cc` crate): about three
 //! times faster than the pure-Rust decoder on lossy pictures, and it scales while it decodes,
 //! so a large WebP never exists at full size in memory. Animations are left to `image`, which
-//! takes the first frame.
+//! takes the first frame (at full size: animated avatars are small, and bounded by the limits).
 //!
 //! This is Folio's only unsafe code: two calls into libwebp, over the borrowed upload and an
 //! output buffer that we allocate, size and own. libwebp reports errors by status code, never
@@ -10,9 +10,9 @@
 
 use std::io::Cursor;
 
-use image::ImageDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError};
 use libwebp_sys::{
     VP8StatusCode, WEBP_CSP_MODE, WebPBitstreamFeatures, WebPDecode, WebPDecoderConfig,
     WebPGetFeatures, WebPRGBABuffer,
@@ -34,16 +34,12 @@ pub(super) fn scaled_size(width: u32, height: u32, min_short: u32) -> (u32, u32)
     (scale(width), scale(height))
 }
 
-/// The still picture, scaled to keep a short side of at least `min_short`; `None` for an
-/// animation.
-pub(super) fn decode(
-    bytes: &[u8],
-    limits: &Limits,
-    min_short: u32,
-) -> Result<Option<Decoded>, Rejection> {
+/// A still picture scaled to keep a short side of at least `min_short`; an animation's
+/// first frame at full size.
+pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Decoded, Rejection> {
     let features = features(bytes)?;
     if features.has_animation != 0 {
-        return Ok(None);
+        return first_frame(bytes, limits);
     }
     let side = |n: i32| u32::try_from(n).map_err(|_| Rejection::Corrupt);
     let (width, height) = (side(features.width)?, side(features.height)?);
@@ -90,12 +86,45 @@ pub(super) fn decode(
     } else {
         Pixels::Rgb(pixels)
     };
-    Ok(Some(Decoded {
+    Ok(Decoded {
         pixels,
         width: out_width,
         height: out_height,
         orientation,
-    }))
+    })
+}
+
+/// An animation's first frame, by `image` (libwebp's simple API refuses animations).
+fn first_frame(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
+    let rejection = |e: ImageError| match e {
+        ImageError::Limits(_) => Rejection::TooManyPixels,
+        _ => Rejection::Corrupt,
+    };
+    let mut decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(rejection)?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(limits.max_side);
+    image_limits.max_image_height = Some(limits.max_side);
+    image_limits.max_alloc = Some(limits.max_alloc);
+    decoder.set_limits(image_limits).map_err(rejection)?;
+    // `set_limits` does not bound the buffer `from_decoder` allocates: check it here.
+    if decoder.total_bytes() > limits.max_alloc {
+        return Err(Rejection::TooManyPixels);
+    }
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let image = DynamicImage::from_decoder(decoder).map_err(rejection)?;
+    let pixels = if image.color().has_alpha() {
+        Pixels::Rgba(image.into_rgba8().into_raw())
+    } else {
+        Pixels::Rgb(image.into_rgb8().into_raw())
+    };
+    Ok(Decoded {
+        pixels,
+        width,
+        height,
+        orientation,
+    })
 }
 
 /// The header's dimensions, alpha and animation flags, read without decoding.
