@@ -19,7 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::{Client, StatusCode, multipart, redirect::Policy};
+use bytes::Bytes;
+use reqwest::{Body, Client, StatusCode, multipart, redirect::Policy};
 
 struct Args {
     seconds: u64,
@@ -110,8 +111,11 @@ impl Target {
         }
     }
 
-    async fn upload(&self, who: &Uploader, bytes: &[u8]) -> bool {
-        let part = multipart::Part::bytes(bytes.to_vec()).file_name("photo.jpg");
+    async fn upload(&self, who: &Uploader, bytes: &Bytes) -> bool {
+        // A shared buffer, not a copy per request: the generator shares the server's cores.
+        let part =
+            multipart::Part::stream_with_length(Body::from(bytes.clone()), bytes.len() as u64)
+                .file_name("photo.jpg");
         let response = match self {
             Target::Folio { base } => {
                 let form = multipart::Form::new()
@@ -241,6 +245,19 @@ where
     stats
 }
 
+/// User plus system CPU time of a process so far (Linux counts it in 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+            let fields: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn peak_rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -286,13 +303,7 @@ fn start_folio(dir: &std::path::Path) -> (Child, String) {
     (child, base)
 }
 
-async fn phases(
-    target: Target,
-    pid: u32,
-    seconds: u64,
-    photo12: Arc<Vec<u8>>,
-    photo24: Arc<Vec<u8>>,
-) {
+async fn phases(target: Target, pid: u32, seconds: u64, photo12: Bytes, photo24: Bytes) {
     let duration = Duration::from_secs(seconds);
     let label = match target {
         Target::Folio { .. } => "folio",
@@ -312,6 +323,7 @@ async fn phases(
 
     let t = target.clone();
     let (u, p) = (uploaders.clone(), photo12.clone());
+    let (server_cpu, own_cpu) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
     let uploads = run(4, duration, move |w| {
         let (t, u, p) = (t.clone(), u.clone(), p.clone());
         async move { t.upload(&u[w], &p).await }
@@ -320,6 +332,14 @@ async fn phases(
     println!(
         "{}",
         uploads.line(&format!("[{label}] upload 12 MP JPEG, concurrency 4"))
+    );
+    let per_upload = |before: f64, pid: u32| {
+        (cpu_seconds(pid) - before) * 1000.0 / uploads.latencies.len().max(1) as f64
+    };
+    println!(
+        "[{label}] CPU per upload: server {:.1} ms, load generator {:.1} ms",
+        per_upload(server_cpu, pid),
+        per_upload(own_cpu, std::process::id())
     );
 
     let (r, url) = (reader.clone(), profile.clone());
@@ -362,8 +382,8 @@ async fn phases(
 async fn main() {
     let args = args();
     let all = images::load();
-    let photo12 = Arc::new(all[0].bytes.clone());
-    let photo24 = Arc::new(all[1].bytes.clone());
+    let photo12 = Bytes::from(all[0].bytes.clone());
+    let photo24 = Bytes::from(all[1].bytes.clone());
 
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut child, base) = start_folio(dir.path());

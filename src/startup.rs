@@ -65,7 +65,10 @@ impl Application {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let passwords =
             Passwords::new(cores).map_err(|e| SettingError::new("startup", format!("{e:#}")))?;
-        let avatars = Avatars::new(store, cores, Limits::default());
+        // One picture more than cores: the cores stay busy while a finished upload writes its
+        // file and the next one is handed the permit. Measured with examples/loadtest on 2
+        // cores: 12 MP uploads 56 -> 60/s, p99 unchanged, peak RSS +3 MB.
+        let avatars = Avatars::new(store, cores + 1, Limits::default());
         let upload = UploadConfig {
             max_bytes: settings.max_upload_bytes,
             idle_timeout: settings.upload_idle_timeout,
