@@ -43,6 +43,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
         // Adam7 rows arrive out of order: the whole (bounded) frame first, then its rows.
         let size = reader
             .output_buffer_size()
+            .filter(|&size| size as u64 <= limits.max_alloc)
             .ok_or(Rejection::TooManyPixels)?;
         let mut frame = vec![0u8; size];
         reader.next_frame(&mut frame).map_err(rejection)?;

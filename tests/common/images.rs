@@ -644,6 +644,40 @@ pub fn png_by_hand(
     out
 }
 
+/// An 8-bit RGB PNG with Adam7 interlacing (the encoders at hand write none): the seven
+/// passes' sub-images one after another, each row behind a "none" filter byte.
+pub fn interlaced_png(image: &RgbImage) -> Vec<u8> {
+    const PASSES: [(u32, u32, u32, u32); 7] = [
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ];
+    let (width, height) = image.dimensions();
+    let mut data = Vec::new();
+    for (x0, y0, dx, dy) in PASSES {
+        if x0 >= width || y0 >= height {
+            continue;
+        }
+        for y in (y0..height).step_by(dy as usize) {
+            data.push(0);
+            for x in (x0..width).step_by(dx as usize) {
+                data.extend_from_slice(&image.get_pixel(x, y).0);
+            }
+        }
+    }
+    let mut header = ihdr(width, height, 8, 2);
+    header[12] = 1;
+    let mut out = PNG_SIGNATURE.to_vec();
+    png_chunk(&mut out, b"IHDR", &header);
+    png_chunk(&mut out, b"IDAT", &zlib_stored(&data));
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
 /// An 8-bit palette PNG of quadrants, with a tRNS chunk: palette entry 0 is green and fully
 /// transparent, 1 is opaque red, 2 is black at alpha 128, 3 opaque blue. Layout: top-left 0,
 /// top-right 1, bottom-left 2, bottom-right 3.

@@ -254,6 +254,17 @@ fn a_large_png_averaged_while_decoding_keeps_its_quadrants_and_transparency() {
 }
 
 #[test]
+fn interlaced_pngs_are_decoded_whole() {
+    // Small (rows passed on as they are) and large (averaged 2×2), odd sizes so every pass
+    // has a ragged edge.
+    for (width, height) in [(97, 61), (1901, 1803)] {
+        let bytes = interlaced_png(&quadrants(width, height, UPRIGHT));
+        let what = format!("interlaced {width}×{height} PNG");
+        assert_quadrants(&accepted(&bytes, &what), UPRIGHT, &what);
+    }
+}
+
+#[test]
 fn grey_with_alpha_is_composited_onto_white() {
     let picture = image::GrayAlphaImage::from_fn(120, 120, |x, y| match (x >= 60, y >= 60) {
         (false, false) => image::LumaA([0, 0]),
@@ -299,6 +310,41 @@ fn gif_transparency_becomes_white() {
         TOLERANCE,
         "GIF corner",
     );
+}
+
+#[test]
+fn a_gif_frame_smaller_than_its_screen_sits_where_it_says_on_white() {
+    // Screen 100×80; a red 40×30 frame at (50, 40). The centred square is x 10..90, so the
+    // frame fills most of the bottom-right quadrant and nothing else.
+    let mut bytes = Vec::new();
+    {
+        let mut encoder =
+            ::gif::Encoder::new(&mut bytes, 100, 80, &[255, 0, 0, 0, 0, 255]).expect("encoder");
+        let frame = ::gif::Frame {
+            left: 50,
+            top: 40,
+            width: 40,
+            height: 30,
+            buffer: std::borrow::Cow::Owned(vec![0; 40 * 30]),
+            ..::gif::Frame::default()
+        };
+        encoder.write_frame(&frame).expect("frame");
+    }
+    let decoded = accepted(&bytes, "GIF frame at an offset");
+    assert_near(
+        decoded.average(170, 170, 280, 240),
+        RED,
+        TOLERANCE,
+        "the frame",
+    );
+    for (x, y) in [(60, 60), (240, 60), (60, 240), (240, 285)] {
+        assert_near(
+            decoded.pixel(x, y),
+            WHITE,
+            TOLERANCE,
+            &format!("screen at ({x}, {y})"),
+        );
+    }
 }
 
 #[test]
