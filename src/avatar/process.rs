@@ -245,24 +245,21 @@ fn orient(rgb: Vec<u8>, orientation: Orientation) -> Result<Vec<u8>, Rejection> 
     Ok(image.into_rgb8().into_raw())
 }
 
-/// Baseline JPEG at quality 85 with optimised Huffman tables, by libjpeg-turbo's defaults
-/// (standard tables, 4:2:0). It writes a JFIF header and nothing else, so no metadata of the
-/// upload survives.
+/// Baseline JPEG at quality 85 with optimised Huffman tables; the encoder writes a JFIF
+/// header and nothing else, so no metadata of the upload survives. jpeg-encoder rather than
+/// the mozjpeg already linked: its SIMD is Rust (0.75 ms for 300², in every build), while
+/// libjpeg's needs nasm at build time (0.45 ms with it, 1.4-2.2 ms without).
 fn encode(rgb: &[u8]) -> Result<Vec<u8>, Rejection> {
-    let failed = |e: std::io::Error| {
-        tracing::error!(error = %e, "JPEG encoding failed");
-        Rejection::Corrupt
-    };
-    let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
-    compress.set_fastest_defaults();
-    compress.set_size(SIZE as usize, SIZE as usize);
-    compress.set_quality(f32::from(QUALITY));
-    compress.set_optimize_coding(true);
-    let mut started = compress
-        .start_compress(Vec::with_capacity(32 * 1024))
-        .map_err(failed)?;
-    started.write_scanlines(rgb).map_err(failed)?;
-    started.finish().map_err(failed)
+    let mut out = Vec::with_capacity(32 * 1024);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
+    encoder.set_optimized_huffman_tables(true);
+    encoder
+        .encode(rgb, SIZE as u16, SIZE as u16, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| {
+            tracing::error!(error = %e, "JPEG encoding failed");
+            Rejection::Corrupt
+        })?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ fn run(bytes: &[u8]) -> Result<Vec<u8>, Rejection> {
     process(bytes, &Limits::default())
 }
 
-/// The IJG tables at `quality` (as jpeg-encoder writes them), whatever the pixels.
+/// The tables jpeg-encoder writes at `quality`, whatever the pixels.
 fn reference_q_tables(quality: u8) -> Vec<(u8, Vec<u8>)> {
     quantisation_tables(&jpeg(&noise(16, 16, 1), quality))
 }
