@@ -2,10 +2,11 @@
 //! rejection out. Pure and synchronous; callers run it on the blocking pool.
 //!
 //! Order of work, cheapest refusal first: sniff the format from the bytes, read the header's
-//! dimensions and refuse oversized pictures before any pixel memory exists, decode (a JPEG at
-//! n/8 scale in the DCT domain when that still leaves twice the target size), crop the
-//! centred square and resize it with Lanczos3 in one SIMD pass, flatten alpha onto white,
-//! apply the EXIF orientation to the small result, encode.
+//! dimensions and refuse oversized pictures before any pixel memory exists, decode with each
+//! format's own decoder, shrinking while decoding when the picture is large (see `jpeg`,
+//! `webp`, `png`, `gif`), flatten alpha onto white, crop the centred square and resize it
+//! with Lanczos3 in one SIMD
+//! pass, apply the EXIF orientation to the small result, encode.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
@@ -91,7 +92,8 @@ pub struct Timings {
 /// Knobs the benchmarks turn; the server always uses the default.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Decode JPEGs at a reduced scale when that still leaves twice the target size.
+    /// Shrink large pictures while decoding them; off, every picture is decoded at full size
+    /// (the benchmarks' quality reference).
     pub shrink_on_load: bool,
 }
 
