@@ -5,8 +5,7 @@
 //! dimensions and refuse oversized pictures before any pixel memory exists, decode with each
 //! format's own decoder, shrinking while decoding when the picture is large (see `jpeg`,
 //! `webp`, `png`, `gif`), flatten alpha onto white, crop the centred square and resize it
-//! with Lanczos3 in one SIMD
-//! pass, apply the EXIF orientation to the small result, encode.
+//! with Lanczos3 in one SIMD pass, apply the EXIF orientation to the small result, encode.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
