@@ -125,30 +125,33 @@ fn rgb(img: &RgbaImage) -> Vec<u8> {
 }
 
 pub fn jpeg(width: u32, height: u32, quality: u8, orientation: Option<u16>, seed: u64) -> Vec<u8> {
-    let img = photo_like(width, height, seed);
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    if let Some(o) = orientation {
-        encoder
-            .add_app_segment(1, exif_orientation(o))
-            .expect("app1");
-    }
-    encoder
-        .encode(
-            &rgb(&img),
-            width as u16,
-            height as u16,
-            jpeg_encoder::ColorType::Rgb,
-        )
-        .expect("encode");
-    out
+    photo_jpeg(width, height, quality, seed, |encoder| {
+        if let Some(o) = orientation {
+            encoder
+                .add_app_segment(1, exif_orientation(o))
+                .expect("app1");
+        }
+    })
 }
 
 pub fn progressive_jpeg(width: u32, height: u32, quality: u8, seed: u64) -> Vec<u8> {
+    photo_jpeg(width, height, quality, seed, |encoder| {
+        encoder.set_progressive(true)
+    })
+}
+
+/// A photo-like JPEG; `configure` sets the encoder up first.
+fn photo_jpeg(
+    width: u32,
+    height: u32,
+    quality: u8,
+    seed: u64,
+    configure: impl FnOnce(&mut jpeg_encoder::Encoder<&mut Vec<u8>>),
+) -> Vec<u8> {
     let img = photo_like(width, height, seed);
     let mut out = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    encoder.set_progressive(true);
+    configure(&mut encoder);
     encoder
         .encode(
             &rgb(&img),
