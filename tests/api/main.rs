@@ -5,6 +5,8 @@ mod helpers;
 
 mod account;
 mod auth;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod binary;
 mod pages;
 mod picture;
 mod sessions;
