@@ -4,16 +4,28 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::db::{DatabaseUrl, PoolOptions};
+use crate::proxy::TrustedProxies;
+
 /// Everything the app needs to start. Built once from the environment; tests build it directly.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
-    /// Path of the SQLite file.
-    pub database_path: PathBuf,
+    pub database: DatabaseUrl,
+    pub db_pool: PoolOptions,
     pub media_dir: PathBuf,
     pub max_upload_bytes: usize,
     pub secret_key_file: PathBuf,
+    /// The session key itself (`FOLIO_SECRET_KEY`), which takes the place of the file.
+    pub secret_key: Option<SessionKey>,
     pub cookie_secure: bool,
+    pub trusted_proxies: TrustedProxies,
+    /// Where the Prometheus endpoint listens; off when `None`.
+    pub metrics_bind: Option<SocketAddr>,
+    pub log_format: LogFormat,
     /// HTTP worker threads; `None` lets actix pick (one per core).
     pub workers: Option<usize>,
     /// How long an upload body may pause between chunks before it is cut off.
@@ -22,12 +34,67 @@ pub struct Settings {
     pub upload_deadline: Duration,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only on a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A session key of at least 64 bytes, as `FOLIO_SECRET_KEY` gives it (base64). Debug output
+/// never shows it.
+#[derive(Clone)]
+pub struct SessionKey(SecretString);
+
+impl SessionKey {
+    pub const MIN_BYTES: usize = 64;
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bytes = decode_base64(text.trim()).ok_or("is not base64")?;
+        if bytes.len() < Self::MIN_BYTES {
+            return Err(format!(
+                "is {} bytes; it must be at least {} (e.g. openssl rand -base64 64)",
+                bytes.len(),
+                Self::MIN_BYTES
+            ));
+        }
+        Ok(Self(SecretString::from(text.trim().to_owned())))
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        decode_base64(self.0.expose_secret()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey([REDACTED])")
+    }
+}
+
+/// Standard or URL-safe alphabet, padded or not, line breaks allowed (as `openssl rand
+/// -base64 64` prints it).
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(&compact).ok())
+}
+
 /// A setting that cannot be used; its `Display` is the one line shown at start.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {message}")]
 pub struct SettingError {
     pub name: &'static str,
     pub message: String,
+}
+
+/// Error causes (libpq's among them) may span lines; what a setting's error prints is one.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl SettingError {
@@ -42,11 +109,17 @@ impl SettingError {
 pub const SETTINGS_HELP: &str = "\
 Settings (environment variables; a .env file may supply them too):
   FOLIO_BIND              listen address [default: 127.0.0.1:8080]; port 0 picks a free one
-  DATABASE_URL            SQLite file path [default: folio.db]
+  DATABASE_URL            SQLite file path, or postgres://user:pass@host/db [default: folio.db]
   FOLIO_MEDIA_DIR         uploaded pictures go to $FOLIO_MEDIA_DIR/profile_pics [default: media]
   FOLIO_MAX_UPLOAD_BYTES  largest accepted picture file [default: 5242880]
   FOLIO_SECRET_KEY_FILE   key that signs session cookies, created on first start [default: folio.key]
+  FOLIO_SECRET_KEY        the session key itself (base64, at least 64 bytes), for instances
+                          that share no disk; takes the place of FOLIO_SECRET_KEY_FILE
   FOLIO_COOKIE_SECURE     true behind HTTPS: Secure cookies with the __Host- prefix [default: false]
+  FOLIO_TRUSTED_PROXIES   comma-separated addresses or CIDR ranges of the load balancers whose
+                          X-Forwarded-For and X-Forwarded-Proto are believed [default: none]
+  FOLIO_METRICS_BIND      address of the Prometheus endpoint (GET /metrics) [default: off]
+  FOLIO_LOG_FORMAT        text or json (one object per line) [default: text]
   RUST_LOG                log filter [default: info]";
 
 impl Settings {
@@ -68,8 +141,8 @@ impl Settings {
             )
         })?;
 
-        let database_path =
-            parse_database_url(&get("DATABASE_URL").unwrap_or_else(|| "folio.db".into()))?;
+        let database = DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| "folio.db".into()))
+            .map_err(|e| SettingError::new("DATABASE_URL", e))?;
 
         let max_text = get("FOLIO_MAX_UPLOAD_BYTES").unwrap_or_else(|| "5242880".into());
         let max_upload_bytes = match max_text.trim().parse::<usize>() {
@@ -94,9 +167,41 @@ impl Settings {
             }
         };
 
+        let secret_key = get("FOLIO_SECRET_KEY")
+            .map(|text| SessionKey::parse(&text))
+            .transpose()
+            .map_err(|e| SettingError::new("FOLIO_SECRET_KEY", e))?;
+
+        let trusted_proxies = TrustedProxies::parse(&get("FOLIO_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|e| SettingError::new("FOLIO_TRUSTED_PROXIES", e))?;
+
+        let metrics_bind = get("FOLIO_METRICS_BIND")
+            .map(|text| {
+                text.trim().parse::<SocketAddr>().map_err(|_| {
+                    SettingError::new(
+                        "FOLIO_METRICS_BIND",
+                        format!("'{text}' is not an address like 127.0.0.1:9090"),
+                    )
+                })
+            })
+            .transpose()?;
+
+        let log_format = match get("FOLIO_LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
+            None => LogFormat::Text,
+            Some(v) if v == "text" => LogFormat::Text,
+            Some(v) if v == "json" => LogFormat::Json,
+            Some(v) => {
+                return Err(SettingError::new(
+                    "FOLIO_LOG_FORMAT",
+                    format!("'{v}' is neither text nor json"),
+                ));
+            }
+        };
+
         Ok(Self {
             bind,
-            database_path,
+            database,
+            db_pool: PoolOptions::default(),
             media_dir: get("FOLIO_MEDIA_DIR")
                 .unwrap_or_else(|| "media".into())
                 .into(),
@@ -104,7 +209,11 @@ impl Settings {
             secret_key_file: get("FOLIO_SECRET_KEY_FILE")
                 .unwrap_or_else(|| "folio.key".into())
                 .into(),
+            secret_key,
             cookie_secure,
+            trusted_proxies,
+            metrics_bind,
+            log_format,
             workers: None,
             upload_idle_timeout: Duration::from_secs(20),
             upload_deadline: Duration::from_secs(120),
@@ -114,27 +223,6 @@ impl Settings {
     pub fn profile_pics_dir(&self) -> PathBuf {
         self.media_dir.join("profile_pics")
     }
-}
-
-fn parse_database_url(url: &str) -> Result<PathBuf, SettingError> {
-    let url = url.trim();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(SettingError::new(
-            "DATABASE_URL",
-            "PostgreSQL is not supported yet; give a SQLite file path",
-        ));
-    }
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    if path.is_empty() || path == ":memory:" || path.contains('?') {
-        return Err(SettingError::new(
-            "DATABASE_URL",
-            format!("'{url}' is not a SQLite file path"),
-        ));
-    }
-    Ok(PathBuf::from(path))
 }
 
 #[cfg(test)]
@@ -154,7 +242,15 @@ mod tests {
     fn defaults_follow_the_contract() {
         let s = settings(&[]).expect("defaults are valid");
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.database_path, PathBuf::from("folio.db"));
+        assert!(
+            matches!(&s.database, DatabaseUrl::Sqlite(p) if p == &PathBuf::from("folio.db")),
+            "{:?}",
+            s.database
+        );
+        assert!(s.secret_key.is_none());
+        assert!(s.trusted_proxies.is_empty());
+        assert!(s.metrics_bind.is_none());
+        assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.media_dir, PathBuf::from("media"));
         assert_eq!(s.max_upload_bytes, 5 * 1024 * 1024);
         assert_eq!(s.secret_key_file, PathBuf::from("folio.key"));
@@ -168,8 +264,14 @@ mod tests {
             ("FOLIO_MAX_UPLOAD_BYTES", "5MB"),
             ("FOLIO_MAX_UPLOAD_BYTES", "0"),
             ("FOLIO_COOKIE_SECURE", "maybe"),
-            ("DATABASE_URL", "postgres://x"),
+            ("DATABASE_URL", "postgres:folio.db"),
+            ("DATABASE_URL", "mysql://u@h/db"),
             ("DATABASE_URL", ":memory:"),
+            ("FOLIO_SECRET_KEY", "c2hvcnQ="),
+            ("FOLIO_SECRET_KEY", "not base64!"),
+            ("FOLIO_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+            ("FOLIO_METRICS_BIND", "9090"),
+            ("FOLIO_LOG_FORMAT", "xml"),
         ] {
             let err = settings(&[(name, value)]).expect_err(value);
             assert_eq!(err.name, name);
@@ -180,10 +282,30 @@ mod tests {
     #[test]
     fn sqlite_prefixes_are_accepted() {
         let s = settings(&[("DATABASE_URL", "sqlite://data/f.db")]).expect("valid");
-        assert_eq!(s.database_path, PathBuf::from("data/f.db"));
+        assert!(matches!(&s.database, DatabaseUrl::Sqlite(p) if p == &PathBuf::from("data/f.db")));
         let s = settings(&[("FOLIO_COOKIE_SECURE", "TRUE"), ("FOLIO_BIND", "0.0.0.0:0")])
             .expect("valid");
         assert!(s.cookie_secure);
         assert_eq!(s.bind.port(), 0);
+    }
+
+    #[test]
+    fn instance_settings_are_read() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
+        let s = settings(&[
+            ("DATABASE_URL", "postgresql://folio:pw@db/folio"),
+            ("FOLIO_SECRET_KEY", &key),
+            ("FOLIO_TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+            ("FOLIO_METRICS_BIND", "127.0.0.1:9090"),
+            ("FOLIO_LOG_FORMAT", "JSON"),
+        ])
+        .expect("valid");
+        assert!(s.database.is_postgres());
+        assert_eq!(s.secret_key.as_ref().map(SessionKey::bytes), Some(vec![7u8; 64]));
+        assert!(!format!("{s:?}").contains(&key), "the key stays out of Debug");
+        assert!(!format!("{s:?}").contains("pw@"), "the password stays out of Debug");
+        assert!(!s.trusted_proxies.is_empty());
+        assert_eq!(s.metrics_bind.map(|a| a.port()), Some(9090));
+        assert_eq!(s.log_format, LogFormat::Json);
     }
 }

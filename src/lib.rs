@@ -7,6 +7,8 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod gc;
+pub mod metrics;
+pub mod proxy;
 pub mod routes;
 pub mod startup;
 pub mod static_files;

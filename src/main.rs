@@ -4,7 +4,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use folio::avatar::PictureStore;
-use folio::config::{SETTINGS_HELP, Settings};
+use folio::config::{SETTINGS_HELP, Settings, one_line};
 use folio::db::Db;
 use folio::startup::Application;
 use folio::{gc, telemetry};
@@ -68,7 +68,6 @@ fn main() -> ExitCode {
         eprintln!("folio: .env: {e}");
         return ExitCode::from(2);
     }
-    telemetry::init();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
@@ -76,11 +75,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    telemetry::init(settings.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
-        Command::Migrate => Db::open(&settings.database_path)
-            .map(|_| println!("migrations are up to date"))
-            .map_err(|e| format!("DATABASE_URL: {e:#}")),
+        Command::Migrate => open_db(&settings).map(|_| println!("migrations are up to date")),
         Command::Gc => collect(&settings),
     };
     match result {
@@ -103,8 +101,12 @@ fn serve(settings: Settings) -> Result<(), String> {
     })
 }
 
+fn open_db(settings: &Settings) -> Result<Db, String> {
+    Db::open(&settings.database).map_err(|e| format!("DATABASE_URL: {}", one_line(&format!("{e:#}"))))
+}
+
 fn collect(settings: &Settings) -> Result<(), String> {
-    let db = Db::open(&settings.database_path).map_err(|e| format!("DATABASE_URL: {e:#}"))?;
+    let db = open_db(settings)?;
     let store = PictureStore::new(settings.profile_pics_dir());
     let report = gc::collect_garbage(&db, &store, Duration::from_secs(3600))
         .map_err(|e| format!("gc: {e:#}"))?;

@@ -10,14 +10,19 @@ use actix_session::SessionMiddleware;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_site};
 use crate::avatar::{Avatars, Limits, PictureStore};
-use crate::config::{SettingError, Settings};
+use crate::config::{SettingError, Settings, one_line};
 use crate::db::Db;
+use crate::metrics;
+use crate::telemetry::RequestSpan;
 use crate::error::error_pages;
 use crate::routes::{self, UploadConfig};
 use crate::static_files;
@@ -31,14 +36,16 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 pub struct Application {
     port: u16,
     server: Server,
+    metrics_port: Option<u16>,
+    metrics_server: Option<Server>,
 }
 
 impl Application {
     /// Opens everything the settings name and binds the listener. Each failure names the
     /// setting at fault.
     pub async fn build(settings: Settings) -> Result<Self, SettingError> {
-        let db = Db::open(&settings.database_path)
-            .map_err(|e| SettingError::new("DATABASE_URL", format!("{e:#}")))?;
+        let db = Db::open_with(&settings.database, settings.db_pool)
+            .map_err(|e| SettingError::new("DATABASE_URL", one_line(&format!("{e:#}"))))?;
         let store = PictureStore::new(settings.profile_pics_dir());
         store.prepare().map_err(|e| {
             SettingError::new(
@@ -46,12 +53,16 @@ impl Application {
                 format!("cannot write to '{}': {e}", store.dir().display()),
             )
         })?;
-        let key = load_or_create_key(&settings.secret_key_file).map_err(|e| {
-            SettingError::new(
-                "FOLIO_SECRET_KEY_FILE",
-                format!("'{}': {e}", settings.secret_key_file.display()),
-            )
-        })?;
+        let key = match &settings.secret_key {
+            Some(key) => Key::try_from(key.bytes().as_slice())
+                .map_err(|e| SettingError::new("FOLIO_SECRET_KEY", e.to_string()))?,
+            None => load_or_create_key(&settings.secret_key_file).map_err(|e| {
+                SettingError::new(
+                    "FOLIO_SECRET_KEY_FILE",
+                    format!("'{}': {e}", settings.secret_key_file.display()),
+                )
+            })?,
+        };
         let listener = TcpListener::bind(settings.bind).map_err(|e| {
             SettingError::new(
                 "FOLIO_BIND",
@@ -74,12 +85,30 @@ impl Application {
             idle_timeout: settings.upload_idle_timeout,
             deadline: settings.upload_deadline,
         };
+        let (metrics_port, metrics_server) = match settings.metrics_bind {
+            None => (None, None),
+            Some(bind) => {
+                let fail = |e: String| SettingError::new("FOLIO_METRICS_BIND", e);
+                let listener = TcpListener::bind(bind)
+                    .map_err(|e| fail(format!("cannot listen on {bind}: {e}")))?;
+                let port = listener.local_addr().map_err(|e| fail(e.to_string()))?.port();
+                let server =
+                    metrics::serve(listener, db.clone()).map_err(|e| fail(format!("{e:#}")))?;
+                tracing::info!("metrics on http://{}:{port}/metrics", bind.ip());
+                (Some(port), Some(server))
+            }
+        };
         let server = serve(listener, db, avatars, passwords, upload, key, &settings)
             .map_err(|e| SettingError::new("FOLIO_BIND", e.to_string()))?;
-        tracing::info!("listening on http://{address}");
+        tracing::info!(
+            backend = if settings.database.is_postgres() { "postgresql" } else { "sqlite" },
+            "listening on http://{address}"
+        );
         Ok(Self {
             port: address.port(),
             server,
+            metrics_port,
+            metrics_server,
         })
     }
 
@@ -87,13 +116,30 @@ impl Application {
         self.port
     }
 
+    /// The port of the metrics endpoint, when it is on.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
     /// For stopping the server from outside (tests; SIGTERM/SIGINT are handled already).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
+    /// Serves until the server stops (a signal or [`Application::handle`]); the metrics
+    /// endpoint stops with it.
     pub async fn run_until_stopped(self) -> io::Result<()> {
-        self.server.await
+        let Some(metrics) = self.metrics_server else {
+            return self.server.await;
+        };
+        let metrics_handle = metrics.handle();
+        let main = async {
+            let result = self.server.await;
+            metrics_handle.stop(true).await;
+            result
+        };
+        let (result, _) = futures_util::future::join(main, metrics).await;
+        result
     }
 }
 
@@ -107,6 +153,8 @@ fn serve(
     settings: &Settings,
 ) -> io::Result<Server> {
     let cookie_secure = settings.cookie_secure;
+    let metrics_on = settings.metrics_bind.is_some();
+    let proxies = web::Data::new(settings.trusted_proxies.clone());
     let db = web::Data::new(db);
     let avatars = web::Data::new(avatars);
     let passwords = web::Data::new(passwords);
@@ -136,6 +184,7 @@ fn serve(
                 .build();
 
         App::new()
+            .wrap(from_fn(head_as_get))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CSP))
@@ -144,7 +193,9 @@ fn serve(
                     .add(("X-Frame-Options", "DENY")),
             )
             .wrap(ErrorHandlers::new().default_handler(error_pages))
-            .wrap(TracingLogger::default())
+            .wrap(Condition::new(metrics_on, from_fn(metrics::track_requests)))
+            .wrap(TracingLogger::<RequestSpan>::new())
+            .app_data(proxies.clone())
             .app_data(db.clone())
             .app_data(avatars.clone())
             .app_data(passwords.clone())
@@ -188,6 +239,19 @@ fn serve(
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+/// `HEAD` of every `GET` route: routed as the `GET`, so it has the same status and headers
+/// (the length included); the HTTP layer, which remembers the request was a `HEAD`, sends no
+/// body.
+async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
 }
 
 /// The cookie key: 64 random bytes kept as hex in a file made on first start (mode 0600), so

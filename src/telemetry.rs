@@ -1,14 +1,70 @@
-//! Logging set-up and the helper that runs blocking work inside the request's span.
+//! Logging set-up, the request span, and the helper that runs blocking work inside it.
 
+use std::io::IsTerminal;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{Error, HttpMessage};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Safe to call more than once.
-pub fn init() {
+use crate::config::LogFormat;
+use crate::proxy::TrustedProxies;
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`): text lines, coloured only when
+/// stderr is a terminal, or one JSON object per line. Safe to call more than once.
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+/// The span every request's log lines carry. It is built here rather than by
+/// tracing-actix-web's default, whose client address comes from `X-Forwarded-For` whoever
+/// sent it: this one believes only the trusted proxies (see [`crate::proxy`]).
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let client = request
+            .app_data::<actix_web::web::Data<TrustedProxies>>()
+            .map(|p| p.client(request.peer_addr(), request.headers()))
+            .unwrap_or_else(|| TrustedProxies::default().client(request.peer_addr(), request.headers()));
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "request",
+            http.method = %request.method(),
+            http.route = %request.match_pattern().unwrap_or_default(),
+            http.target = %request.uri().path(),
+            http.client_ip = %client.address(),
+            http.scheme = client.scheme(),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+            request_id = %request_id,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }
 
 /// Runs `f` on actix's blocking pool, keeping the caller's tracing span.

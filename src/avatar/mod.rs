@@ -45,9 +45,20 @@ impl Avatars {
 
     /// Decodes and re-encodes `upload`; the outer error is ours, the inner one the upload's.
     pub async fn process(&self, upload: Vec<u8>) -> anyhow::Result<Result<Vec<u8>, Rejection>> {
-        let _permit = self.gate.acquire().await.context("decode gate closed")?;
+        let waiting = metrics::gauge!(crate::metrics::PICTURES_WAITING);
+        waiting.increment(1.0);
+        let permit = self.gate.acquire().await;
+        waiting.decrement(1.0);
+        let _permit = permit.context("decode gate closed")?;
+        let in_progress = metrics::gauge!(crate::metrics::PICTURES_IN_PROGRESS);
+        in_progress.increment(1.0);
+        let start = std::time::Instant::now();
         let limits = self.limits;
-        spawn_blocking_with_tracing(move || process(&upload, &limits)).await
+        let result = spawn_blocking_with_tracing(move || process(&upload, &limits)).await;
+        in_progress.decrement(1.0);
+        metrics::histogram!(crate::metrics::PIPELINE_DURATION)
+            .record(start.elapsed().as_secs_f64());
+        result
     }
 
     /// Writes the processed picture under a fresh name, off the async workers.

@@ -60,6 +60,17 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rejection::Empty => "empty",
+            Rejection::Unsupported(_) => "unsupported_type",
+            Rejection::NotAnImage => "not_an_image",
+            Rejection::TooManyPixels => "too_many_pixels",
+            Rejection::Corrupt => "corrupt",
+        }
+    }
+
     /// 415 for a kind of file we do not take, 422 for everything else.
     pub fn is_unsupported_type(&self) -> bool {
         matches!(self, Rejection::Unsupported(_))

@@ -1,29 +1,42 @@
-//! Storage: the SQLite pool, embedded migrations and query functions.
+//! Storage: SQLite or PostgreSQL behind one pool, embedded migrations and query functions.
 //!
-//! Query functions take `&mut SqliteConnection` and know nothing of HTTP. Handlers reach them
-//! through [`Db::run`], which runs them on the blocking pool: no diesel call, nor waiting for a
-//! pooled connection, ever happens on an async worker.
+//! Query functions take `&mut DbConn` and know nothing of HTTP. Handlers reach them through
+//! [`Db::run`], which runs them on the blocking pool: no diesel call, nor waiting for a pooled
+//! connection, ever happens on an async worker. Where the two backends need different SQL
+//! (locks, write transactions, the name of a violated index) the difference is one small
+//! `match` on [`DbConn`] in this module's files, never in a handler.
 
 pub mod schema;
 pub mod sessions;
 pub mod throttle;
+pub mod url;
 pub mod users;
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, SqliteConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::telemetry::spawn_blocking_with_tracing;
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+pub use url::DatabaseUrl;
 
-pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever database `DATABASE_URL` names. Queries written with diesel's DSL
+/// run on either; backend-specific ones match on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = Pool<Manager>;
 
 /// Errors of the storage layer that a caller may want to tell apart.
 #[derive(Debug, thiserror::Error)]
@@ -38,12 +51,14 @@ pub enum DbError {
 
 impl From<DieselError> for DbError {
     fn from(e: DieselError) -> Self {
-        // SQLite names the column in the message; this is the one place that reads it.
+        // The one place that reads which unique index a write ran into. PostgreSQL names the
+        // index; SQLite names the column ("users.username") or the index in its message.
         if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &e {
-            if info.message().contains("users.username") {
+            let names = [info.constraint_name().unwrap_or_default(), info.message()];
+            if names.iter().any(|n| n.contains("username")) {
                 return DbError::UsernameTaken;
             }
-            if info.message().contains("users.email") {
+            if names.iter().any(|n| n.contains("email")) {
                 return DbError::EmailTaken;
             }
         }
@@ -51,20 +66,68 @@ impl From<DieselError> for DbError {
     }
 }
 
-/// Per-connection settings: WAL so readers never wait for the writer, a busy timeout so
-/// writers queue instead of failing with "database is locked", and enforced foreign keys.
-#[derive(Debug)]
-struct SqlitePragmas;
+/// SQLite, per connection: WAL so readers never wait for the writer, a busy timeout so writers
+/// queue instead of failing with "database is locked", and enforced foreign keys.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(PRAGMAS)
-            .map_err(diesel::r2d2::Error::QueryError)
+/// Opens connections of the kind the URL names, and only that kind: diesel's own
+/// `MultiConnection::establish` tries each backend in turn, which hides PostgreSQL's real
+/// error behind SQLite's and would turn a typo into a new SQLite file.
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    fn establish(&self) -> Result<DbConn, diesel::ConnectionError> {
+        match &self.url {
+            DatabaseUrl::Postgres(_) => {
+                PgConnection::establish(&self.url.connection_string()).map(DbConn::Postgres)
+            }
+            DatabaseUrl::Sqlite(_) => {
+                let mut conn = SqliteConnection::establish(&self.url.connection_string())?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(|e| {
+                    diesel::ConnectionError::BadConnection(format!("not a SQLite database: {e}"))
+                })?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
     }
 }
 
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        self.establish().map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Pool settings; the defaults suit the server, tests shorten the wait.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// How long a request waits for a connection (PostgreSQL down: this long, then a 500).
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// The handle handlers hold: a pool whose work always runs on the blocking pool.
 #[derive(Clone)]
@@ -73,34 +136,40 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database, runs pending migrations and builds the pool.
-    /// Opening one connection first gives an immediate, clear error instead of r2d2's retries.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let url = path
-            .to_str()
-            .context("the path is not valid UTF-8")?
-            .to_owned();
-        let mut conn = SqliteConnection::establish(&url)
-            .with_context(|| format!("cannot open '{}'", path.display()))?;
-        conn.batch_execute(PRAGMAS)
-            .with_context(|| format!("cannot use '{}' as a SQLite database", path.display()))?;
-        conn.run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("cannot migrate '{}': {e}", path.display()))?;
-        drop(conn);
+    /// Opens the database, runs pending migrations and builds the pool.
+    pub fn open(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        Self::open_with(url, PoolOptions::default())
+    }
 
+    /// Opening one connection first gives an immediate, clear error ("connection refused",
+    /// "password authentication failed") instead of r2d2's retries.
+    pub fn open_with(url: &DatabaseUrl, options: PoolOptions) -> anyhow::Result<Self> {
+        let manager = Manager { url: url.clone() };
+        let mut conn = manager
+            .establish()
+            .with_context(|| format!("cannot connect to {}", url.describe()))?;
+        migrate(&mut conn).with_context(|| format!("cannot migrate {}", url.describe()))?;
+
+        // SQLite connections cost nothing to keep; PostgreSQL ones are server processes, so
+        // only a few are held open while idle.
+        let min_idle = match url {
+            DatabaseUrl::Sqlite(_) => None,
+            DatabaseUrl::Postgres(_) => Some(2),
+        };
         let pool = Pool::builder()
-            .max_size(16)
-            .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas))
-            .build(ConnectionManager::<SqliteConnection>::new(url))
-            .context("cannot build the connection pool")?;
+            .max_size(options.max_size)
+            .min_idle(min_idle)
+            .connection_timeout(options.connection_timeout)
+            .build_unchecked(manager);
+        // The connection made above joins the pool's work instead of being thrown away.
+        drop(conn);
         Ok(Self { pool })
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<anyhow::Error> + Send + 'static,
     {
@@ -113,11 +182,90 @@ impl Db {
         .map_err(E::from)?
     }
 
+    /// Whether the database answers within `wait` (for `/healthz`).
+    pub async fn ping(&self, wait: Duration) -> anyhow::Result<()> {
+        let pool = self.pool.clone();
+        spawn_blocking_with_tracing(move || {
+            let mut conn = pool
+                .get_timeout(wait)
+                .context("no database connection available")?;
+            diesel::sql_query("SELECT 1")
+                .execute(&mut *conn)
+                .context("the database does not answer")?;
+            Ok(())
+        })
+        .await?
+    }
+
     /// A connection for synchronous callers (CLI commands, tests).
-    pub fn conn(
-        &self,
-    ) -> anyhow::Result<diesel::r2d2::PooledConnection<ConnectionManager<SqliteConnection>>> {
+    pub fn conn(&self) -> anyhow::Result<PooledConnection<Manager>> {
         self.pool.get().context("no database connection available")
+    }
+
+    /// (connections open, of which idle), for the metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+/// Runs the pending migrations of the connection's backend while holding a lock that every
+/// instance takes first, so instances started at the same moment on an empty database migrate
+/// it once: the others wait, then find nothing left to do.
+fn migrate(conn: &mut DbConn) -> anyhow::Result<()> {
+    let result = match conn {
+        DbConn::Postgres(pg) => {
+            diesel::sql_query("SELECT pg_advisory_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                .execute(pg)
+                .context("cannot take the migration lock")?;
+            let result = pg
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(drop)
+                .map_err(|e| anyhow::anyhow!("{e}"));
+            diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                .execute(pg)
+                .context("cannot release the migration lock")?;
+            result
+        }
+        // An exclusive transaction is SQLite's lock; each migration's own transaction nests
+        // inside it as a savepoint.
+        DbConn::Sqlite(sqlite) => sqlite.exclusive_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(drop)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }),
+    };
+    result
+}
+
+/// Folio's key in PostgreSQL's advisory-lock space ("folio" in ASCII).
+const MIGRATION_LOCK: i64 = 0x666f_6c69_6f;
+
+/// Runs `f` in a transaction in which a read may be followed by a write without another
+/// connection's write coming between. SQLite: `BEGIN IMMEDIATE` takes the one write lock up
+/// front. PostgreSQL: a plain transaction; the reads that decide a write lock their rows
+/// (`FOR UPDATE`, see [`users`]) or take an advisory lock (see [`throttle`]).
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    // As diesel's own `immediate_transaction` does: commit on Ok, roll back on Err.
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The `sessions` table behind actix-session's store.
 
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
+
+use super::DbConn;
 
 use super::schema::sessions as s;
 
@@ -13,7 +14,7 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
-pub fn load(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<SessionRow>> {
+pub fn load(conn: &mut DbConn, id: &str) -> QueryResult<Option<SessionRow>> {
     s::table
         .find(id)
         .select(SessionRow::as_select())
@@ -22,7 +23,7 @@ pub fn load(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<Session
 }
 
 pub fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     id: &str,
     user_id: Option<i64>,
     state: &str,
@@ -43,7 +44,7 @@ pub fn insert(
 
 /// Returns false when the session no longer exists.
 pub fn update(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     id: &str,
     user_id: Option<i64>,
     state: &str,
@@ -62,7 +63,7 @@ pub fn update(
 /// Pushes the idle expiry out, writing only when it moved by more than `slack` seconds so
 /// that page views do not each cost a write.
 pub fn touch(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     id: &str,
     expires_at: i64,
     slack: i64,
@@ -77,14 +78,14 @@ pub fn touch(
     Ok(())
 }
 
-pub fn delete(conn: &mut SqliteConnection, id: &str) -> QueryResult<()> {
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<()> {
     diesel::delete(s::table.find(id)).execute(conn)?;
     Ok(())
 }
 
 /// Removes sessions past their idle expiry or their absolute lifetime.
 pub fn purge_expired(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     now: i64,
     absolute_lifetime: i64,
 ) -> QueryResult<usize> {
@@ -98,7 +99,7 @@ pub fn purge_expired(
     .execute(conn)
 }
 
-pub fn count_for_user(conn: &mut SqliteConnection, user_id: i64) -> QueryResult<i64> {
+pub fn count_for_user(conn: &mut DbConn, user_id: i64) -> QueryResult<i64> {
     s::table
         .filter(s::user_id.eq(user_id))
         .count()

@@ -1,7 +1,14 @@
 //! Failed-login bookkeeping: per account and per client address, in a sliding window.
+//!
+//! An attempt is counted before its password is checked and forgiven if it succeeds, so that
+//! a burst of guesses sent at once (to one instance or spread over several) cannot all pass
+//! the check before any of them is recorded.
 
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
+
+use diesel::sql_types::Text;
+
+use super::{DbConn, write_transaction};
 
 use super::schema::login_failures as lf;
 
@@ -12,9 +19,53 @@ pub const MAX_PER_ACCOUNT: i64 = 10;
 pub const MAX_PER_CLIENT: i64 = 100;
 pub const WINDOW_SECS: i64 = 15 * 60;
 
+/// An attempt that has been counted as a failure until it is forgiven.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt(i64);
+
+/// Counts an attempt for `account` from `client`, or returns the seconds to wait when either
+/// has used up its failures. Attempts on one account or from one address are serialised: on
+/// SQLite by the write lock, on PostgreSQL by advisory locks on both keys (account first,
+/// then address, in every transaction, so two can never wait on each other).
+pub fn begin_attempt(
+    conn: &mut DbConn,
+    account: &str,
+    client: &str,
+    now: i64,
+) -> QueryResult<Result<Attempt, i64>> {
+    write_transaction(conn, |conn| {
+        if let DbConn::Postgres(pg) = conn {
+            for (space, key) in [(1, account), (2, client)] {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                    .bind::<diesel::sql_types::Integer, _>(space)
+                    .bind::<Text, _>(key)
+                    .execute(pg)?;
+            }
+        }
+        if let Some(wait) = blocked_for(conn, account, client, now)? {
+            return Ok(Err(wait));
+        }
+        let id = diesel::insert_into(lf::table)
+            .values((
+                lf::account.eq(account),
+                lf::client.eq(client),
+                lf::failed_at.eq(now),
+            ))
+            .returning(lf::id)
+            .get_result(conn)?;
+        Ok(Ok(Attempt(id)))
+    })
+}
+
+/// The attempt succeeded: it no longer counts.
+pub fn forgive(conn: &mut DbConn, attempt: Attempt) -> QueryResult<()> {
+    diesel::delete(lf::table.find(attempt.0)).execute(conn)?;
+    Ok(())
+}
+
 /// Seconds until the next attempt may be made, if it may not be made now.
-pub fn blocked_for(
-    conn: &mut SqliteConnection,
+fn blocked_for(
+    conn: &mut DbConn,
     account: &str,
     client: &str,
     now: i64,
@@ -41,28 +92,12 @@ pub fn blocked_for(
     Ok(None)
 }
 
-pub fn record_failure(
-    conn: &mut SqliteConnection,
-    account: &str,
-    client: &str,
-    now: i64,
-) -> QueryResult<()> {
-    diesel::insert_into(lf::table)
-        .values((
-            lf::account.eq(account),
-            lf::client.eq(client),
-            lf::failed_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
 /// A successful login forgives the account's earlier failures (not the address's).
-pub fn clear_account(conn: &mut SqliteConnection, account: &str) -> QueryResult<()> {
+pub fn clear_account(conn: &mut DbConn, account: &str) -> QueryResult<()> {
     diesel::delete(lf::table.filter(lf::account.eq(account))).execute(conn)?;
     Ok(())
 }
 
-pub fn purge_older_than(conn: &mut SqliteConnection, before: i64) -> QueryResult<usize> {
+pub fn purge_older_than(conn: &mut DbConn, before: i64) -> QueryResult<usize> {
     diesel::delete(lf::table.filter(lf::failed_at.le(before))).execute(conn)
 }

@@ -1,11 +1,16 @@
 //! The `users` table.
 
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
+use diesel::sql_types::Text;
 
 use super::schema::{sessions, users};
-use super::{DbError, now};
+use super::{DbConn, DbError, now, write_transaction};
 use crate::domain::{Email, Username};
+
+// Usernames and emails are unique ignoring case: every lookup compares lower(column), which
+// both backends index (a unique index on each, see migrations/), with the wanted value
+// lowered the same way. Both are ASCII by rule, so ASCII lowering is exact on both sides.
+define_sql_function!(fn lower(x: Text) -> Text);
 
 /// A user as pages show them.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -19,6 +24,24 @@ pub struct User {
     pub created_at: i64,
 }
 
+impl User {
+    const COLUMNS: (
+        users::id,
+        users::username,
+        users::email,
+        users::picture,
+        users::session_epoch,
+        users::created_at,
+    ) = (
+        users::id,
+        users::username,
+        users::email,
+        users::picture,
+        users::session_epoch,
+        users::created_at,
+    );
+}
+
 /// What a login needs to check a password.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -29,7 +52,7 @@ pub struct Credentials {
 }
 
 pub fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     username: &Username,
     email: &Email,
     password_hash: &str,
@@ -41,11 +64,12 @@ pub fn insert(
             users::password_hash.eq(password_hash),
             users::created_at.eq(now()),
         ))
-        .returning(User::as_returning())
+        // Columns named one by one: `User::as_returning()` cannot cross `DbConn`'s two backends.
+        .returning(User::COLUMNS)
         .get_result(conn)?)
 }
 
-pub fn find(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<User>> {
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -53,10 +77,10 @@ pub fn find(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
-/// Case-insensitive, as the column's collation is.
-pub fn find_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<User>> {
+/// Ignoring case.
+pub fn find_by_username(conn: &mut DbConn, name: &str) -> QueryResult<Option<User>> {
     users::table
-        .filter(users::username.eq(name))
+        .filter(lower(users::username).eq(name.to_ascii_lowercase()))
         .select(User::as_select())
         .first(conn)
         .optional()
@@ -64,7 +88,7 @@ pub fn find_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<
 
 /// What is taken of a wished-for username and email, ignoring the user `except`.
 pub fn taken(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     username: &Username,
     email: &Email,
     except: Option<i64>,
@@ -72,13 +96,13 @@ pub fn taken(
     let except = except.unwrap_or(0);
     let name_taken = diesel::select(diesel::dsl::exists(
         users::table
-            .filter(users::username.eq(username.as_ref()))
+            .filter(lower(users::username).eq(username.as_ref().to_ascii_lowercase()))
             .filter(users::id.ne(except)),
     ))
     .get_result(conn)?;
     let email_taken = diesel::select(diesel::dsl::exists(
         users::table
-            .filter(users::email.eq(email.as_ref()))
+            .filter(lower(users::email).eq(email.as_ref().to_ascii_lowercase()))
             .filter(users::id.ne(except)),
     ))
     .get_result(conn)?;
@@ -87,21 +111,25 @@ pub fn taken(
 
 /// A login names a user by username or by email; usernames cannot contain '@'.
 pub fn credentials_for_login(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     login: &str,
 ) -> QueryResult<Option<Credentials>> {
     let query = users::table.select(Credentials::as_select());
+    let login = login.to_ascii_lowercase();
     if login.contains('@') {
-        query.filter(users::email.eq(login)).first(conn).optional()
+        query
+            .filter(lower(users::email).eq(login))
+            .first(conn)
+            .optional()
     } else {
         query
-            .filter(users::username.eq(login))
+            .filter(lower(users::username).eq(login))
             .first(conn)
             .optional()
     }
 }
 
-pub fn credentials(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Credentials>> {
+pub fn credentials(conn: &mut DbConn, id: i64) -> QueryResult<Option<Credentials>> {
     users::table
         .find(id)
         .select(Credentials::as_select())
@@ -110,7 +138,7 @@ pub fn credentials(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<C
 }
 
 pub fn update_profile(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     id: i64,
     username: &Username,
     email: &Email,
@@ -127,11 +155,11 @@ pub fn update_profile(
 /// Stores a new password hash and ends every session of the account; returns the new
 /// session epoch for the session that made the change.
 pub fn change_password(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     id: i64,
     password_hash: &str,
 ) -> QueryResult<i64> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
         let epoch = diesel::update(users::table.find(id))
             .set((
                 users::password_hash.eq(password_hash),
@@ -147,12 +175,12 @@ pub fn change_password(
 /// Points the user at a new picture (or none) and returns the file it pointed at before, so
 /// the caller can delete that file once this has committed.
 pub fn swap_picture(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     id: i64,
     picture: Option<&str>,
 ) -> QueryResult<Option<String>> {
-    conn.immediate_transaction(|conn| {
-        let old: Option<String> = users::table.find(id).select(users::picture).first(conn)?;
+    write_transaction(conn, |conn| {
+        let old = locked_picture(conn, id)?;
         diesel::update(users::table.find(id))
             .set(users::picture.eq(picture))
             .execute(conn)?;
@@ -162,17 +190,28 @@ pub fn swap_picture(
 
 /// Removes the account and all its sessions; returns its picture file for the caller to delete
 /// after the commit.
-pub fn delete(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<String>> {
-    conn.immediate_transaction(|conn| {
-        let picture: Option<String> = users::table.find(id).select(users::picture).first(conn)?;
+pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {
+    write_transaction(conn, |conn| {
+        let picture = locked_picture(conn, id)?;
         diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
         diesel::delete(users::table.find(id)).execute(conn)?;
         Ok(picture)
     })
 }
 
+/// The user's picture, with the row locked until the transaction ends, so that two swaps of
+/// one user's picture (through two instances) cannot both read the same old file and leave
+/// one new file pointed at by nobody. SQLite's write transaction already holds its one lock.
+fn locked_picture(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {
+    let query = users::table.find(id).select(users::picture);
+    match conn {
+        DbConn::Postgres(pg) => query.for_update().first(pg),
+        DbConn::Sqlite(sqlite) => query.first(sqlite),
+    }
+}
+
 /// Every picture file a user points at (for `folio gc`).
-pub fn all_pictures(conn: &mut SqliteConnection) -> QueryResult<Vec<String>> {
+pub fn all_pictures(conn: &mut DbConn) -> QueryResult<Vec<String>> {
     users::table
         .filter(users::picture.is_not_null())
         .select(users::picture.assume_not_null())

@@ -14,7 +14,8 @@ use crate::error::{AppError, see_other};
 use crate::templates::{AccountErrors, AccountPage, Layout, avatar_url, render};
 
 use super::UploadConfig;
-use super::auth::{blocked, client_address, record_failure, too_many};
+use super::auth::{begin_attempt, forgive, too_many};
+use crate::proxy;
 
 /// The account page with the user's current values and `errors` beside their fields.
 pub fn account_page(
@@ -139,22 +140,23 @@ async fn confirm_password(
     passwords: &Passwords,
 ) -> Result<Result<(), (StatusCode, String)>, AppError> {
     let account = format!("user:{}", user.id);
-    let client = client_address(req);
-    if let Some(wait) = blocked(db, &account, &client).await? {
-        return Ok(Err((StatusCode::TOO_MANY_REQUESTS, too_many(wait))));
-    }
+    let client = proxy::client_of(req).address();
+    let attempt = match begin_attempt(db, &account, &client).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => return Ok(Err((StatusCode::TOO_MANY_REQUESTS, too_many(wait)))),
+    };
     let id = user.id;
     let hash = db
         .run(move |conn| Ok::<_, AppError>(users::credentials(conn, id)?))
         .await?
         .map(|c| c.password_hash);
     if password.is_empty() || !passwords.verify(hash, SecretString::from(password)).await? {
-        record_failure(db, account, client).await?;
         return Ok(Err((
             StatusCode::UNPROCESSABLE_ENTITY,
             "That is not your current password.".into(),
         )));
     }
+    forgive(db, attempt).await?;
     Ok(Ok(()))
 }
 

@@ -9,6 +9,7 @@ use crate::auth::{MaybeUser, Passwords, TypedSession};
 use crate::db::{self, Db, DbError, throttle, users};
 use crate::domain::{Email, Password, Username};
 use crate::error::{AppError, see_other};
+use crate::proxy;
 use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
 
 use super::TokenForm;
@@ -184,7 +185,7 @@ pub async fn login(
         );
     }
 
-    let client = client_address(&req);
+    let client = proxy::client_of(&req).address();
     let name = login.clone();
     let credentials = db
         .run(move |conn| Ok::<_, AppError>(users::credentials_for_login(conn, &name)?))
@@ -194,20 +195,22 @@ pub async fn login(
         || format!("name:{}", login.to_ascii_lowercase()),
         |c| format!("user:{}", c.id),
     );
-    if let Some(wait) = blocked(&db, &account, &client).await? {
-        return again(too_many(wait), StatusCode::TOO_MANY_REQUESTS);
-    }
+    let _attempt = match begin_attempt(&db, &account, &client).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => return again(too_many(wait), StatusCode::TOO_MANY_REQUESTS),
+    };
 
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let ok = passwords
         .verify(hash, SecretString::from(form.password))
         .await?;
     let Some(credentials) = credentials.filter(|_| ok) else {
-        record_failure(&db, account, client).await?;
+        // The attempt stays counted.
         tracing::info!("login refused");
         return again(LOGIN_REFUSED.into(), StatusCode::UNAUTHORIZED);
     };
 
+    // Forgives this attempt and the account's earlier failures.
     db.run(move |conn| Ok::<_, AppError>(throttle::clear_account(conn, &account)?))
         .await?;
     session.log_in(credentials.id, credentials.session_epoch)?;
@@ -225,24 +228,16 @@ pub async fn logout(
     Ok(see_other("/"))
 }
 
-/// The address the connection comes from. Forwarded headers are not trusted: anyone can
-/// send them, and throttling must not be that easy to dodge.
-pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
-}
-
-pub async fn blocked(db: &Db, account: &str, client: &str) -> Result<Option<i64>, AppError> {
+/// Counts a password attempt before the password is checked, or gives the seconds to wait.
+/// The attempt counts as a failure unless it is forgiven.
+pub async fn begin_attempt(
+    db: &Db,
+    account: &str,
+    client: &str,
+) -> Result<Result<throttle::Attempt, i64>, AppError> {
     let (account, client) = (account.to_owned(), client.to_owned());
     db.run(move |conn| {
-        Ok::<_, AppError>(throttle::blocked_for(conn, &account, &client, db::now())?)
-    })
-    .await
-}
-
-pub async fn record_failure(db: &Db, account: String, client: String) -> Result<(), AppError> {
-    db.run(move |conn| {
-        Ok::<_, AppError>(throttle::record_failure(
+        Ok::<_, AppError>(throttle::begin_attempt(
             conn,
             &account,
             &client,
@@ -250,6 +245,11 @@ pub async fn record_failure(db: &Db, account: String, client: String) -> Result<
         )?)
     })
     .await
+}
+
+pub async fn forgive(db: &Db, attempt: throttle::Attempt) -> Result<(), AppError> {
+    db.run(move |conn| Ok::<_, AppError>(throttle::forgive(conn, attempt)?))
+        .await
 }
 
 pub fn too_many(wait_secs: i64) -> String {

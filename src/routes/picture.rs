@@ -87,24 +87,36 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > 2 * config.max_bytes + FORM_OVERHEAD) {
+        count_upload("too_large");
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large());
     }
 
     let form = match read_form(multipart, &config, declared.unwrap_or(0)).await {
         Ok(form) => form,
         Err(FormError::TooLarge(token)) => {
+            count_upload("too_large");
             if token.is_some() {
                 session.check_csrf(token.as_deref())?;
             }
             return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large());
         }
-        Err(FormError::TimedOut) => return Ok(HttpResponse::RequestTimeout().finish()),
-        Err(FormError::Malformed) => return Ok(HttpResponse::BadRequest().finish()),
+        Err(FormError::TimedOut) => {
+            count_upload("timed_out");
+            return Ok(HttpResponse::RequestTimeout().finish());
+        }
+        Err(FormError::Malformed) => {
+            count_upload("malformed");
+            return Ok(HttpResponse::BadRequest().finish());
+        }
     };
-    session.check_csrf(form.csrf_token.as_deref())?;
+    if let Err(e) = session.check_csrf(form.csrf_token.as_deref()) {
+        count_upload("forbidden");
+        return Err(e);
+    }
 
     let bytes = match form.picture {
         None | Some(Upload::NothingChosen) => {
+            count_upload("no_file");
             return refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Choose a picture to upload.".into(),
@@ -117,6 +129,7 @@ pub async fn upload(
         Ok(jpeg) => jpeg,
         Err(rejection) => {
             tracing::info!(size, reason = ?rejection, "picture refused");
+            count_upload(rejection.kind());
             let status = status_of(&rejection);
             return refuse(status, rejection.to_string());
         }
@@ -132,9 +145,14 @@ pub async fn upload(
     if let Some(old) = old {
         avatars.remove_replaced(old).await;
     }
+    count_upload("stored");
     tracing::info!(user_id = id, size, "profile picture updated");
     session.flash("Profile picture updated")?;
     Ok(see_other("/account"))
+}
+
+fn count_upload(outcome: &'static str) {
+    metrics::counter!(crate::metrics::UPLOADS, "outcome" => outcome).increment(1);
 }
 
 fn status_of(rejection: &Rejection) -> StatusCode {

@@ -1,22 +1,48 @@
 //! `spawn_app()` and a browser-like client: keeps cookies, does not follow redirects.
+//!
+//! The same tests run on both backends: `tests/api` on SQLite, `tests/postgres` on a database
+//! of its own in a throwaway PostgreSQL cluster (`tests/common/postgres.rs`). The test binary
+//! says which through `crate::BACKEND`.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use diesel::prelude::*;
 use folio::config::Settings;
-use folio::db::Db;
+use folio::db::{DatabaseUrl, Db, PoolOptions};
 use folio::startup::Application;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Client, Response, StatusCode, multipart, redirect::Policy};
 use tempfile::TempDir;
 
+#[path = "../common/postgres.rs"]
+pub mod postgres;
+
 pub const PASSWORD: &str = "a-long-unusual-pass";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A test's own PostgreSQL database, dropped when the last app using it goes.
+pub struct PgDatabase {
+    pub cluster: &'static postgres::Cluster,
+    pub name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        self.cluster.drop_database(&self.name);
+    }
+}
 
 pub struct TestApp {
     pub address: String,
@@ -28,6 +54,11 @@ pub struct TestApp {
     handle: ServerHandle,
     /// Database, media folder and key live here; removed when the app is dropped.
     pub dir: Arc<TempDir>,
+    pub backend: Backend,
+    /// The PostgreSQL database, when the backend is PostgreSQL.
+    pub database: Option<Arc<PgDatabase>>,
+    /// The tests' own handle on the database, opened on first use.
+    db: Arc<OnceLock<Db>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -37,17 +68,53 @@ pub async fn spawn_app() -> TestApp {
 /// Like `spawn_app`, with a chance to change settings first.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let database = match crate::BACKEND {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(Arc::new(fresh_pg_database())),
+    };
+    let mut settings = test_settings(&dir, database.as_deref());
+    customize(&mut settings);
+    start(settings, dir, Arc::new(Jar::default()), database).await
+}
+
+/// A new database in this test binary's PostgreSQL cluster. Without PostgreSQL installed the
+/// whole PostgreSQL test binary has nothing to run: it has said so in one line (see
+/// `postgres::shared`) and ends here, successfully, rather than fail every test.
+pub fn fresh_pg_database() -> PgDatabase {
+    let Some(cluster) = postgres::shared() else {
+        std::process::exit(0);
+    };
+    PgDatabase {
+        name: cluster.create_database(),
+        cluster,
+    }
+}
+
+/// Settings of a test app: a free port and everything in `dir` (or in `database`).
+pub fn test_settings(dir: &TempDir, database: Option<&PgDatabase>) -> Settings {
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
     settings.bind = "127.0.0.1:0".parse().expect("address");
-    settings.database_path = dir.path().join("folio.db");
+    settings.database = match database {
+        None => DatabaseUrl::Sqlite(dir.path().join("folio.db")),
+        Some(db) => DatabaseUrl::parse(&db.cluster.url(&db.name)).expect("a PostgreSQL URL"),
+    };
+    // Short waits, so that tests of an unreachable database answer quickly.
+    settings.db_pool = PoolOptions {
+        max_size: 8,
+        connection_timeout: Duration::from_secs(2),
+    };
     settings.media_dir = dir.path().join("media");
     settings.secret_key_file = dir.path().join("folio.key");
     settings.workers = Some(2);
-    customize(&mut settings);
-    start(settings, dir, Arc::new(Jar::default())).await
+    settings
 }
 
-async fn start(settings: Settings, dir: Arc<TempDir>, jar: Arc<Jar>) -> TestApp {
+async fn start(
+    settings: Settings,
+    dir: Arc<TempDir>,
+    jar: Arc<Jar>,
+    database: Option<Arc<PgDatabase>>,
+) -> TestApp {
     let app = Application::build(settings.clone())
         .await
         .expect("the app starts");
@@ -62,6 +129,9 @@ async fn start(settings: Settings, dir: Arc<TempDir>, jar: Arc<Jar>) -> TestApp 
         settings,
         handle,
         dir,
+        backend: crate::BACKEND,
+        database,
+        db: Arc::new(OnceLock::new()),
     }
 }
 
@@ -230,6 +300,9 @@ impl TestApp {
             settings: self.settings.clone(),
             handle: self.handle.clone(),
             dir: self.dir.clone(),
+            backend: self.backend,
+            database: self.database.clone(),
+            db: self.db.clone(),
         }
     }
 
@@ -248,7 +321,21 @@ impl TestApp {
         self.handle.stop(true).await;
         let mut settings = self.settings.clone();
         settings.bind = "127.0.0.1:0".parse().expect("address");
-        start(settings, self.dir.clone(), self.jar.clone()).await
+        start(settings, self.dir.clone(), self.jar.clone(), self.database.clone()).await
+    }
+
+    /// Another instance of the same site: the same database, media folder and key, its own
+    /// port; the browser's cookies are shared (cookies do not tell ports apart), as behind a
+    /// load balancer.
+    pub async fn another_instance(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.bind = "127.0.0.1:0".parse().expect("address");
+        start(settings, self.dir.clone(), self.jar.clone(), self.database.clone()).await
+    }
+
+    /// Stops this instance's server.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
     }
 
     pub fn pics_dir(&self) -> PathBuf {
@@ -264,7 +351,9 @@ impl TestApp {
     }
 
     pub fn db(&self) -> Db {
-        Db::open(&self.settings.database_path).expect("open the test database")
+        self.db
+            .get_or_init(|| Db::open(&self.settings.database).expect("open the test database"))
+            .clone()
     }
 
     /// The picture file the database points `username` at.
@@ -290,8 +379,17 @@ impl TestApp {
     }
 
     pub fn execute_sql(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
         let mut conn = self.db().conn().expect("conn");
-        diesel::sql_query(sql).execute(&mut conn).expect("sql");
+        conn.batch_execute(sql).expect("sql");
+    }
+
+    /// The first statement on SQLite, the second on PostgreSQL (triggers differ).
+    pub fn execute_sql_for(&self, sqlite: &str, postgres: &str) {
+        self.execute_sql(match self.backend {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        });
     }
 }
 

@@ -3,6 +3,9 @@
 
 mod helpers;
 
+/// This binary runs the suite on SQLite; `tests/postgres` runs it again on PostgreSQL.
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
+
 mod account;
 mod auth;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -1141,9 +1141,13 @@ async fn an_anonymous_upload_is_sent_to_log_in() {
 #[tokio::test]
 async fn when_the_database_refuses_the_new_file_is_removed_and_the_old_one_stays() {
     let (app, old) = app_with_picture().await;
-    app.execute_sql(
+    app.execute_sql_for(
         "CREATE TRIGGER refuse BEFORE UPDATE OF picture ON users \
          BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+         CREATE TRIGGER refuse BEFORE UPDATE OF picture ON users \
+         FOR EACH ROW EXECUTE FUNCTION refuse();",
     );
     let before = state(&app);
 
@@ -1167,7 +1171,7 @@ async fn when_the_database_refuses_the_new_file_is_removed_and_the_old_one_stays
     assert_healthy(&app).await;
 
     // Once the database accepts again, uploads work again.
-    app.execute_sql("DROP TRIGGER refuse;");
+    app.execute_sql_for("DROP TRIGGER refuse;", "DROP TRIGGER refuse ON users;");
     let response = app
         .upload_picture(jpeg(&solid(120, 120, BLUE), 90), "new.jpg", "image/jpeg")
         .await;

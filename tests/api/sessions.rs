@@ -146,9 +146,13 @@ async fn page_views_do_not_rewrite_the_session() {
     app.sign_up("petra").await;
     app.get("/account").await; // shows and clears the welcome message
     app.execute_sql("CREATE TABLE session_writes (n INTEGER)");
-    app.execute_sql(
+    app.execute_sql_for(
         "CREATE TRIGGER count_session_writes AFTER UPDATE OF state ON sessions \
          BEGIN INSERT INTO session_writes VALUES (1); END",
+        "CREATE FUNCTION count_session_writes() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN INSERT INTO session_writes VALUES (1); RETURN NEW; END $$; \
+         CREATE TRIGGER count_session_writes AFTER UPDATE OF state ON sessions \
+         FOR EACH ROW EXECUTE FUNCTION count_session_writes();",
     );
     for path in ["/", "/account", "/users/petra", "/account"] {
         assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");

@@ -1,0 +1,22 @@
+//! The black-box suite of `tests/api` again, on PostgreSQL: each test gets a database of its
+//! own in a throwaway cluster that this binary starts (`tests/common/postgres.rs`). Then what
+//! only several instances on one PostgreSQL can show: shared sessions, throttling and
+//! pictures across instances, races between them, an outage and its recovery.
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
+
+#[path = "../api/account.rs"]
+mod account;
+#[path = "../api/auth.rs"]
+mod auth;
+#[path = "../api/pages.rs"]
+mod pages;
+#[path = "../api/picture.rs"]
+mod picture;
+#[path = "../api/sessions.rs"]
+mod sessions;
+
+mod instances;
