@@ -141,8 +141,9 @@ impl Settings {
             )
         })?;
 
-        let database = DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| "folio.db".into()))
-            .map_err(|e| SettingError::new("DATABASE_URL", e))?;
+        let database =
+            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| "folio.db".into()))
+                .map_err(|e| SettingError::new("DATABASE_URL", e))?;
 
         let max_text = get("FOLIO_MAX_UPLOAD_BYTES").unwrap_or_else(|| "5242880".into());
         let max_upload_bytes = match max_text.trim().parse::<usize>() {
@@ -172,8 +173,9 @@ impl Settings {
             .transpose()
             .map_err(|e| SettingError::new("FOLIO_SECRET_KEY", e))?;
 
-        let trusted_proxies = TrustedProxies::parse(&get("FOLIO_TRUSTED_PROXIES").unwrap_or_default())
-            .map_err(|e| SettingError::new("FOLIO_TRUSTED_PROXIES", e))?;
+        let trusted_proxies =
+            TrustedProxies::parse(&get("FOLIO_TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|e| SettingError::new("FOLIO_TRUSTED_PROXIES", e))?;
 
         let metrics_bind = get("FOLIO_METRICS_BIND")
             .map(|text| {
@@ -301,9 +303,18 @@ mod tests {
         ])
         .expect("valid");
         assert!(s.database.is_postgres());
-        assert_eq!(s.secret_key.as_ref().map(SessionKey::bytes), Some(vec![7u8; 64]));
-        assert!(!format!("{s:?}").contains(&key), "the key stays out of Debug");
-        assert!(!format!("{s:?}").contains("pw@"), "the password stays out of Debug");
+        assert_eq!(
+            s.secret_key.as_ref().map(SessionKey::bytes),
+            Some(vec![7u8; 64])
+        );
+        assert!(
+            !format!("{s:?}").contains(&key),
+            "the key stays out of Debug"
+        );
+        assert!(
+            !format!("{s:?}").contains("pw@"),
+            "the password stays out of Debug"
+        );
         assert!(!s.trusted_proxies.is_empty());
         assert_eq!(s.metrics_bind.map(|a| a.port()), Some(9090));
         assert_eq!(s.log_format, LogFormat::Json);

@@ -5,11 +5,15 @@
 //! renders, so every 4xx/5xx (ours, actix's or a missing route's) looks the same and a 500 never
 //! shows more than a request id. The cause chain goes to the log.
 
-use actix_web::body::BoxBody;
-use actix_web::dev::ServiceResponse;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpMessage, HttpResponse, ResponseError};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use tracing_actix_web::RequestId;
 
 use crate::templates::{ErrorPage, percent_encode};
@@ -64,6 +68,44 @@ pub fn see_other(location: &str) -> HttpResponse {
 
 fn login_url(next: &str) -> String {
     format!("/login?next={}", percent_encode(next, b"/"))
+}
+
+/// The request a failing middleware consumed, kept so that its error can still become a
+/// response. See [`catch_session_errors`].
+struct ErrorSlot(Rc<RefCell<Option<HttpRequest>>>);
+
+/// The session middleware reads the session before any handler runs; when the database is
+/// down that read fails with an error, not a response, and `error_pages` (which only sees
+/// responses) would let an empty 500 through. This turns such an error into a response, so
+/// the visitor gets the same page as for any other error.
+///
+/// Making a response needs the request, and actix forbids holding a copy of it while it is
+/// routed further in: the copy waits in a slot that [`release_error_slot`], placed just
+/// inside the session middleware, empties on the way in.
+pub async fn catch_session_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let slot = Rc::new(RefCell::new(Some(req.request().clone())));
+    req.extensions_mut().insert(ErrorSlot(slot.clone()));
+    let result = next.call(req).await;
+    let kept = slot.borrow_mut().take();
+    match (result, kept) {
+        (Ok(res), _) => Ok(res.map_into_left_body()),
+        (Err(e), Some(request)) => Ok(ServiceResponse::from_err(e, request).map_into_right_body()),
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// See [`catch_session_errors`].
+pub async fn release_error_slot(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(ErrorSlot(slot)) = req.extensions().get::<ErrorSlot>() {
+        slot.borrow_mut().take();
+    }
+    next.call(req).await
 }
 
 /// `ErrorHandlers` default handler: gives every error status without an HTML body a page.

@@ -102,7 +102,8 @@ fn serve(settings: Settings) -> Result<(), String> {
 }
 
 fn open_db(settings: &Settings) -> Result<Db, String> {
-    Db::open(&settings.database).map_err(|e| format!("DATABASE_URL: {}", one_line(&format!("{e:#}"))))
+    Db::open(&settings.database)
+        .map_err(|e| format!("DATABASE_URL: {}", one_line(&format!("{e:#}"))))
 }
 
 fn collect(settings: &Settings) -> Result<(), String> {

@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn forwarded_headers_are_ignored_from_anyone_else() {
         let proxies = TrustedProxies::parse("10.0.0.0/8").expect("valid");
-        let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-proto", "https")]);
+        let h = headers(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-forwarded-proto", "https"),
+        ]);
         let client = proxies.client(peer("203.0.113.9"), &h);
         assert_eq!(client.ip, ip("203.0.113.9"));
         assert!(!client.https);

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_web::body::MessageBody;
 use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
@@ -21,11 +21,11 @@ use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_sit
 use crate::avatar::{Avatars, Limits, PictureStore};
 use crate::config::{SettingError, Settings, one_line};
 use crate::db::Db;
+use crate::error::{catch_session_errors, error_pages, release_error_slot};
 use crate::metrics;
-use crate::telemetry::RequestSpan;
-use crate::error::error_pages;
 use crate::routes::{self, UploadConfig};
 use crate::static_files;
+use crate::telemetry::RequestSpan;
 
 /// No inline script or style; images only from here (and `data:`/`blob:` for previews); our
 /// own scripts may talk to this origin only (the picture form's upload with progress).
@@ -91,7 +91,10 @@ impl Application {
                 let fail = |e: String| SettingError::new("FOLIO_METRICS_BIND", e);
                 let listener = TcpListener::bind(bind)
                     .map_err(|e| fail(format!("cannot listen on {bind}: {e}")))?;
-                let port = listener.local_addr().map_err(|e| fail(e.to_string()))?.port();
+                let port = listener
+                    .local_addr()
+                    .map_err(|e| fail(e.to_string()))?
+                    .port();
                 let server =
                     metrics::serve(listener, db.clone()).map_err(|e| fail(format!("{e:#}")))?;
                 tracing::info!("metrics on http://{}:{port}/metrics", bind.ip());
@@ -101,7 +104,11 @@ impl Application {
         let server = serve(listener, db, avatars, passwords, upload, key, &settings)
             .map_err(|e| SettingError::new("FOLIO_BIND", e.to_string()))?;
         tracing::info!(
-            backend = if settings.database.is_postgres() { "postgresql" } else { "sqlite" },
+            backend = if settings.database.is_postgres() {
+                "postgresql"
+            } else {
+                "sqlite"
+            },
             "listening on http://{address}"
         );
         Ok(Self {
@@ -218,7 +225,9 @@ fn serve(
                 )
                 .into()
             }))
-            // Files need no session: serve them before the session middleware runs.
+            // Files and the health check need no session: served before the session
+            // middleware, which would need the database to read a cookie's session.
+            .route("/healthz", web::get().to(routes::healthz))
             .route("/static/{file}", web::get().to(static_files::serve))
             .route(
                 "/media/profile_pics/{name}",
@@ -227,8 +236,10 @@ fn serve(
             .route("/avatars/{file}", web::get().to(routes::initials_avatar))
             .service(
                 web::scope("")
+                    .wrap(from_fn(release_error_slot))
                     .wrap(sessions)
                     .wrap(from_fn(reject_cross_site))
+                    .wrap(from_fn(catch_session_errors))
                     .configure(routes::configure),
             )
             .default_service(web::to(routes::not_found))
@@ -255,34 +266,52 @@ async fn head_as_get(
 }
 
 /// The cookie key: 64 random bytes kept as hex in a file made on first start (mode 0600), so
-/// sessions survive a restart.
+/// sessions survive a restart. Instances starting at the same moment on a shared folder all
+/// end up with the one key that was published first: each writes its own key completely under
+/// a temporary name and links it into place, which fails if another got there before.
 fn load_or_create_key(path: &Path) -> io::Result<Key> {
-    match fs::read_to_string(path) {
-        Ok(text) => parse_key(text.trim()).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "not a Folio key (128 hex digits); delete it to make a new one",
-            )
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let key = Key::generate();
-            let hex: String = key.master().iter().map(|b| format!("{b:02x}")).collect();
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fs::create_dir_all(parent)?;
-            }
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)?;
-            file.write_all(hex.as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
+    match read_key(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        other => return other,
+    }
+    let key = Key::generate();
+    let hex: String = key.master().iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!(".{}.tmp", uuid::Uuid::new_v4()));
+    let temp = std::path::PathBuf::from(temp);
+    let published = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(hex.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        fs::hard_link(&temp, path)
+    })();
+    let _ = fs::remove_file(&temp);
+    match published {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "created a new session key");
             Ok(key)
         }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_key(path),
         Err(e) => Err(e),
     }
+}
+
+fn read_key(path: &Path) -> io::Result<Key> {
+    let text = fs::read_to_string(path)?;
+    parse_key(text.trim()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a Folio key (128 hex digits); delete it to make a new one",
+        )
+    })
 }
 
 fn parse_key(hex: &str) -> Option<Key> {

@@ -41,7 +41,9 @@ impl RootSpanBuilder for RequestSpan {
         let client = request
             .app_data::<actix_web::web::Data<TrustedProxies>>()
             .map(|p| p.client(request.peer_addr(), request.headers()))
-            .unwrap_or_else(|| TrustedProxies::default().client(request.peer_addr(), request.headers()));
+            .unwrap_or_else(|| {
+                TrustedProxies::default().client(request.peer_addr(), request.headers())
+            });
         let request_id = request
             .extensions()
             .get::<RequestId>()

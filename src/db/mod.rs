@@ -66,9 +66,11 @@ impl From<DieselError> for DbError {
     }
 }
 
-/// SQLite, per connection: WAL so readers never wait for the writer, a busy timeout so writers
-/// queue instead of failing with "database is locked", and enforced foreign keys.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+/// SQLite, per connection: a busy timeout so writers queue instead of failing with "database
+/// is locked" (first: the pool opens connections in parallel, and even a no-op change of the
+/// journal mode takes a lock), WAL so readers never wait for the writer, and enforced foreign
+/// keys.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
 /// Opens connections of the kind the URL names, and only that kind: diesel's own
@@ -87,7 +89,7 @@ impl Manager {
             DatabaseUrl::Sqlite(_) => {
                 let mut conn = SqliteConnection::establish(&self.url.connection_string())?;
                 conn.batch_execute(SQLITE_PRAGMAS).map_err(|e| {
-                    diesel::ConnectionError::BadConnection(format!("not a SQLite database: {e}"))
+                    diesel::ConnectionError::BadConnection(format!("cannot use it as SQLite: {e}"))
                 })?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -100,7 +102,8 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, Self::Error> {
-        self.establish().map_err(diesel::r2d2::Error::ConnectionError)
+        self.establish()
+            .map_err(diesel::r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {

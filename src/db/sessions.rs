@@ -62,12 +62,7 @@ pub fn update(
 
 /// Pushes the idle expiry out, writing only when it moved by more than `slack` seconds so
 /// that page views do not each cost a write.
-pub fn touch(
-    conn: &mut DbConn,
-    id: &str,
-    expires_at: i64,
-    slack: i64,
-) -> QueryResult<()> {
+pub fn touch(conn: &mut DbConn, id: &str, expires_at: i64, slack: i64) -> QueryResult<()> {
     diesel::update(
         s::table
             .find(id)
@@ -84,11 +79,7 @@ pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<()> {
 }
 
 /// Removes sessions past their idle expiry or their absolute lifetime.
-pub fn purge_expired(
-    conn: &mut DbConn,
-    now: i64,
-    absolute_lifetime: i64,
-) -> QueryResult<usize> {
+pub fn purge_expired(conn: &mut DbConn, now: i64, absolute_lifetime: i64) -> QueryResult<usize> {
     diesel::delete(
         s::table.filter(
             s::expires_at

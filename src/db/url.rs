@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn the_scheme_alone_chooses_the_backend() {
-        for url in ["postgres://u@h/db", "postgresql://u:p@h:5433/db?sslmode=require"] {
+        for url in [
+            "postgres://u@h/db",
+            "postgresql://u:p@h:5433/db?sslmode=require",
+        ] {
             assert!(DatabaseUrl::parse(url).expect(url).is_postgres(), "{url}");
         }
         for (text, path) in [
@@ -151,8 +154,9 @@ mod tests {
 
     #[test]
     fn descriptions_never_carry_the_password() {
-        let url = DatabaseUrl::parse("postgres://folio:s3cret@db.internal:5433/folio?sslmode=require")
-            .expect("valid");
+        let url =
+            DatabaseUrl::parse("postgres://folio:s3cret@db.internal:5433/folio?sslmode=require")
+                .expect("valid");
         assert_eq!(url.describe(), "postgres://folio@db.internal:5433/folio");
         let url = DatabaseUrl::parse("postgres://:p%40ss@h/db").expect("valid");
         assert!(!url.describe().contains("ss"), "{}", url.describe());
@@ -162,13 +166,19 @@ mod tests {
     #[test]
     fn a_connect_timeout_is_added_unless_given() {
         let url = DatabaseUrl::parse("postgres://u@h/db").expect("valid");
-        assert_eq!(url.connection_string(), "postgres://u@h/db?connect_timeout=5");
+        assert_eq!(
+            url.connection_string(),
+            "postgres://u@h/db?connect_timeout=5"
+        );
         let url = DatabaseUrl::parse("postgres://u@h/db?sslmode=disable").expect("valid");
         assert_eq!(
             url.connection_string(),
             "postgres://u@h/db?sslmode=disable&connect_timeout=5"
         );
         let url = DatabaseUrl::parse("postgres://u@h/db?connect_timeout=1").expect("valid");
-        assert_eq!(url.connection_string(), "postgres://u@h/db?connect_timeout=1");
+        assert_eq!(
+            url.connection_string(),
+            "postgres://u@h/db?connect_timeout=1"
+        );
     }
 }

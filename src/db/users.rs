@@ -110,10 +110,7 @@ pub fn taken(
 }
 
 /// A login names a user by username or by email; usernames cannot contain '@'.
-pub fn credentials_for_login(
-    conn: &mut DbConn,
-    login: &str,
-) -> QueryResult<Option<Credentials>> {
+pub fn credentials_for_login(conn: &mut DbConn, login: &str) -> QueryResult<Option<Credentials>> {
     let query = users::table.select(Credentials::as_select());
     let login = login.to_ascii_lowercase();
     if login.contains('@') {
@@ -154,11 +151,7 @@ pub fn update_profile(
 
 /// Stores a new password hash and ends every session of the account; returns the new
 /// session epoch for the session that made the change.
-pub fn change_password(
-    conn: &mut DbConn,
-    id: i64,
-    password_hash: &str,
-) -> QueryResult<i64> {
+pub fn change_password(conn: &mut DbConn, id: i64, password_hash: &str) -> QueryResult<i64> {
     write_transaction(conn, |conn| {
         let epoch = diesel::update(users::table.find(id))
             .set((

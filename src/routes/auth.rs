@@ -237,12 +237,7 @@ pub async fn begin_attempt(
 ) -> Result<Result<throttle::Attempt, i64>, AppError> {
     let (account, client) = (account.to_owned(), client.to_owned());
     db.run(move |conn| {
-        Ok::<_, AppError>(throttle::begin_attempt(
-            conn,
-            &account,
-            &client,
-            db::now(),
-        )?)
+        Ok::<_, AppError>(throttle::begin_attempt(conn, &account, &client, db::now())?)
     })
     .await
 }

@@ -16,10 +16,10 @@ use crate::error::AppError;
 
 pub use picture::UploadConfig;
 
-/// Routes that use sessions; `/static`, `/media` and `/avatars` are served outside them.
+/// Routes that use sessions; `/static`, `/media`, `/avatars` and `/healthz` are served outside
+/// them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
-        .route("/healthz", web::get().to(health::healthz))
         .route("/register", web::get().to(auth::register_form))
         .route("/register", web::post().to(auth::register))
         .route("/login", web::get().to(auth::login_form))
@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub use avatar::initials_avatar;
+pub use health::healthz;
 pub use media::serve_picture;
 
 pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {

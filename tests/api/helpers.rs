@@ -321,7 +321,13 @@ impl TestApp {
         self.handle.stop(true).await;
         let mut settings = self.settings.clone();
         settings.bind = "127.0.0.1:0".parse().expect("address");
-        start(settings, self.dir.clone(), self.jar.clone(), self.database.clone()).await
+        start(
+            settings,
+            self.dir.clone(),
+            self.jar.clone(),
+            self.database.clone(),
+        )
+        .await
     }
 
     /// Another instance of the same site: the same database, media folder and key, its own
@@ -330,7 +336,13 @@ impl TestApp {
     pub async fn another_instance(&self) -> TestApp {
         let mut settings = self.settings.clone();
         settings.bind = "127.0.0.1:0".parse().expect("address");
-        start(settings, self.dir.clone(), self.jar.clone(), self.database.clone()).await
+        start(
+            settings,
+            self.dir.clone(),
+            self.jar.clone(),
+            self.database.clone(),
+        )
+        .await
     }
 
     /// Stops this instance's server.

@@ -71,7 +71,8 @@ fn find_binaries() -> Option<PathBuf> {
         return Some(bin);
     }
     std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
+        std::env::split_paths(&path)
+            .find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
     })
 }
 
@@ -99,13 +100,11 @@ impl Cluster {
             .keep();
         std::fs::write(root.join("pw"), PASSWORD).map_err(|e| format!("pwfile: {e}"))?;
         if running_as_root() {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&root))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&root))?;
         }
-        let cluster = Cluster {
-            port: 0,
-            root,
-            bin,
-        };
+        let cluster = Cluster { port: 0, root, bin };
         cluster.pg(
             "initdb",
             &[
@@ -171,11 +170,20 @@ impl Cluster {
         )
     }
 
-    /// Stops the server at once (as a crash or an outage would) and keeps its data.
+    /// Stops the server as a restart or a fail-over does: every connection is cut. (A "fast"
+    /// stop rather than an "immediate" one: with `synchronous_commit=off` the latter loses the
+    /// last moments of commits, which the test would then miss.)
     pub fn stop(&self) {
         self.pg(
             "pg_ctl",
-            &["-D", &self.data().to_string_lossy(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
         )
         .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -190,7 +198,11 @@ impl Cluster {
     fn watch_over_it(&self) {
         let stop = format!(
             "{} '{}' -D '{}' -m immediate stop",
-            if running_as_root() { "runuser -u postgres --" } else { "" },
+            if running_as_root() {
+                "runuser -u postgres --"
+            } else {
+                ""
+            },
             self.bin.join("pg_ctl").display(),
             self.data().display()
         );
