@@ -5,6 +5,10 @@
 //!
 //!     cargo build --release && cargo run --release --example loadtest [-- --seconds 10]
 //!
+//! `--database-url URL` (repeatable) runs the phases once per database, one after the other:
+//! `sqlite` (the default) is a fresh SQLite file, `postgres://…` an existing PostgreSQL
+//! database (empty or not: each run's user names are new).
+//!
 //! With `--peer http://127.0.0.1:8811 --peer-pid PID` the same phases also run against the
 //! FastAPI + Pillow peer (its API: POST /users, PATCH /api/users/{id}/picture, GET /users/{id}),
 //! so the figures can be compared as ratios taken in one run. Images come from
@@ -24,6 +28,7 @@ use reqwest::{Body, Client, StatusCode, multipart, redirect::Policy};
 
 struct Args {
     seconds: u64,
+    database_urls: Vec<String>,
     peer: Option<String>,
     peer_pid: Option<u32>,
 }
@@ -31,6 +36,7 @@ struct Args {
 fn args() -> Args {
     let mut args = Args {
         seconds: 10,
+        database_urls: Vec::new(),
         peer: None,
         peer_pid: None,
     };
@@ -40,10 +46,16 @@ fn args() -> Args {
             "--seconds" => {
                 args.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N")
             }
+            "--database-url" => args
+                .database_urls
+                .push(it.next().expect("--database-url URL")),
             "--peer" => args.peer = it.next(),
             "--peer-pid" => args.peer_pid = it.next().and_then(|s| s.parse().ok()),
             other => panic!("unknown argument {other}"),
         }
+    }
+    if args.database_urls.is_empty() {
+        args.database_urls.push("sqlite".into());
     }
     args
 }
@@ -51,7 +63,7 @@ fn args() -> Args {
 /// The two kinds of server under test.
 #[derive(Clone)]
 enum Target {
-    Folio { base: String },
+    Folio { base: String, backend: &'static str },
     Peer { base: String },
 }
 
@@ -70,7 +82,7 @@ impl Target {
             .build()
             .expect("client");
         match self {
-            Target::Folio { base } => {
+            Target::Folio { base, .. } => {
                 let form_token = token(&client, &format!("{base}/register")).await;
                 let password = "load-test-password-1";
                 let r = client
@@ -117,7 +129,7 @@ impl Target {
             multipart::Part::stream_with_length(Body::from(bytes.clone()), bytes.len() as u64)
                 .file_name("photo.jpg");
         let response = match self {
-            Target::Folio { base } => {
+            Target::Folio { base, .. } => {
                 let form = multipart::Form::new()
                     .text("csrf_token", who.token.clone())
                     .part("picture", part);
@@ -148,7 +160,7 @@ impl Target {
 
     fn profile_url(&self, name: &str, id: u64) -> String {
         match self {
-            Target::Folio { base } => format!("{base}/users/{name}"),
+            Target::Folio { base, .. } => format!("{base}/users/{name}"),
             Target::Peer { base } => format!("{base}/users/{id}"),
         }
     }
@@ -270,7 +282,7 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn start_folio(dir: &std::path::Path) -> (Child, String) {
+fn start_folio(dir: &std::path::Path, database_url: &str) -> (Child, String) {
     let binary = std::env::current_exe()
         .expect("exe")
         .parent()
@@ -279,7 +291,14 @@ fn start_folio(dir: &std::path::Path) -> (Child, String) {
         .join("folio");
     let mut child = Command::new(&binary)
         .env("FOLIO_BIND", "127.0.0.1:0")
-        .env("DATABASE_URL", dir.join("folio.db"))
+        .env(
+            "DATABASE_URL",
+            if database_url == "sqlite" {
+                dir.join("folio.db").to_string_lossy().into_owned()
+            } else {
+                database_url.to_owned()
+            },
+        )
         .env("FOLIO_MEDIA_DIR", dir.join("media"))
         .env("FOLIO_SECRET_KEY_FILE", dir.join("folio.key"))
         .env("RUST_LOG", "warn,folio::startup=info")
@@ -306,10 +325,17 @@ fn start_folio(dir: &std::path::Path) -> (Child, String) {
 async fn phases(target: Target, pid: u32, seconds: u64, photo12: Bytes, photo24: Bytes) {
     let duration = Duration::from_secs(seconds);
     let label = match target {
-        Target::Folio { .. } => "folio",
-        Target::Peer { .. } => "peer",
+        Target::Folio { backend, .. } => format!("folio {backend}"),
+        Target::Peer { .. } => "peer".to_owned(),
     };
-    let prefix = format!("{label}{}", std::process::id() % 10_000);
+    // New names on every run and backend, so a database that is not empty does not matter.
+    let prefix = format!(
+        "{}{}",
+        label.replace(' ', "-"),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() % 1_000_000)
+    );
     let mut uploaders = Vec::new();
     for i in 0..16 {
         uploaders.push(target.new_user(&format!("{prefix}u{i}")).await);
@@ -385,19 +411,26 @@ async fn main() {
     let photo12 = Bytes::from(all[0].bytes.clone());
     let photo24 = Bytes::from(all[1].bytes.clone());
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, base) = start_folio(dir.path());
-    println!("folio at {base}, {} s per phase", args.seconds);
-    phases(
-        Target::Folio { base },
-        child.id(),
-        args.seconds,
-        photo12.clone(),
-        photo24.clone(),
-    )
-    .await;
-    let _ = child.kill();
-    let _ = child.wait();
+    for database_url in &args.database_urls {
+        let backend = if database_url == "sqlite" {
+            "sqlite"
+        } else {
+            "postgresql"
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut child, base) = start_folio(dir.path(), database_url);
+        println!("folio on {backend} at {base}, {} s per phase", args.seconds);
+        phases(
+            Target::Folio { base, backend },
+            child.id(),
+            args.seconds,
+            photo12.clone(),
+            photo24.clone(),
+        )
+        .await;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
     if let Some(peer) = args.peer {
         let pid = args.peer_pid.unwrap_or(0);

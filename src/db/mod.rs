@@ -216,7 +216,7 @@ impl Db {
 /// instance takes first, so instances started at the same moment on an empty database migrate
 /// it once: the others wait, then find nothing left to do.
 fn migrate(conn: &mut DbConn) -> anyhow::Result<()> {
-    let result = match conn {
+    match conn {
         DbConn::Postgres(pg) => {
             diesel::sql_query("SELECT pg_advisory_lock($1)")
                 .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
@@ -239,12 +239,11 @@ fn migrate(conn: &mut DbConn) -> anyhow::Result<()> {
                 .map(drop)
                 .map_err(|e| anyhow::anyhow!("{e}"))
         }),
-    };
-    result
+    }
 }
 
 /// Folio's key in PostgreSQL's advisory-lock space ("folio" in ASCII).
-const MIGRATION_LOCK: i64 = 0x666f_6c69_6f;
+const MIGRATION_LOCK: i64 = 0x0066_6f6c_696f;
 
 /// Runs `f` in a transaction in which a read may be followed by a write without another
 /// connection's write coming between. SQLite: `BEGIN IMMEDIATE` takes the one write lock up

@@ -65,3 +65,82 @@ fn tunables_the_operator_set_are_left_alone() {
     let _ = child.wait();
     assert_eq!(seen.as_deref(), Some("glibc.malloc.arena_max=4"));
 }
+
+/// Starts `folio serve` with `env`, waits until it listens, makes one request, stops it and
+/// returns everything it logged.
+fn log_of_one_request(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_folio"));
+    command
+        .current_dir(dir.path())
+        .env("FOLIO_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("start folio");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut log = Vec::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        let port = line.find("listening on http://127.0.0.1:").map(|at| {
+            line[at + 30..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        });
+        log.push(line);
+        if let Some(port) = port {
+            let mut stream =
+                std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("connect");
+            use std::io::{Read, Write};
+            stream
+                .write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .expect("request");
+            let _ = stream.read_to_end(&mut Vec::new());
+            break;
+        }
+    }
+    // SIGTERM: the server says it is shutting down and exits, closing its log.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    log.extend(lines.map_while(Result::ok));
+    let _ = child.wait();
+    log.join("\n")
+}
+
+#[test]
+fn logs_are_plain_text_when_not_on_a_terminal() {
+    let log = log_of_one_request(&[]);
+    assert!(log.contains("listening on http://"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour codes in a pipe: {log:?}"
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let log = log_of_one_request(&[("FOLIO_LOG_FORMAT", "json")]);
+    let mut messages = Vec::new();
+    for line in log.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            value["timestamp"].is_string() && value["level"].is_string(),
+            "{line}"
+        );
+        messages.push(
+            value["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("listening on http://")),
+        "{messages:?}"
+    );
+}

@@ -47,6 +47,8 @@ impl Drop for PgDatabase {
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The Prometheus endpoint's port, when the settings turned it on.
+    pub metrics_port: Option<u16>,
     /// The browser: keeps cookies, never follows redirects.
     pub client: Client,
     pub jar: Arc<Jar>,
@@ -119,11 +121,13 @@ async fn start(
         .await
         .expect("the app starts");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_port,
         client: browser(jar.clone()),
         jar,
         settings,
@@ -295,6 +299,7 @@ impl TestApp {
         TestApp {
             address: self.address.clone(),
             port: self.port,
+            metrics_port: self.metrics_port,
             client: browser(jar.clone()),
             jar,
             settings: self.settings.clone(),

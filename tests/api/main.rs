@@ -10,6 +10,7 @@ mod account;
 mod auth;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod binary;
+mod operations;
 mod pages;
 mod picture;
 mod sessions;

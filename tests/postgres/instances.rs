@@ -428,50 +428,48 @@ fn settings_that_cannot_be_used_stop_the_start_with_one_line() {
         cluster.port
     );
     let unreachable = format!("postgres://postgres:hunter2secret@127.0.0.1:{closed_port}/folio");
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    // (environment, the setting named, words of the real cause)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 8] = [
         (
-            vec![("DATABASE_URL", "mysql://u@h/db")],
+            &[("DATABASE_URL", "mysql://u@h/db")],
             "DATABASE_URL",
             "unknown scheme",
         ),
         (
-            vec![("DATABASE_URL", "postgres:folio.db")],
+            &[("DATABASE_URL", "postgres:folio.db")],
             "DATABASE_URL",
             "needs '//'",
         ),
         (
-            vec![("DATABASE_URL", &unreachable)],
+            &[("DATABASE_URL", &unreachable)],
             "DATABASE_URL",
             "Connection refused",
         ),
         (
-            vec![("DATABASE_URL", &wrong_password)],
+            &[("DATABASE_URL", &wrong_password)],
             "DATABASE_URL",
             "password authentication failed",
         ),
         (
-            vec![("FOLIO_TRUSTED_PROXIES", "10.0.0.0/8,lb.internal")],
+            &[("FOLIO_TRUSTED_PROXIES", "10.0.0.0/8,lb.internal")],
             "FOLIO_TRUSTED_PROXIES",
             "lb.internal",
         ),
         (
-            vec![("FOLIO_SECRET_KEY", "c2hvcnQ=")],
+            &[("FOLIO_SECRET_KEY", "c2hvcnQ=")],
             "FOLIO_SECRET_KEY",
             "at least 64",
         ),
         (
-            vec![("FOLIO_METRICS_BIND", "nine")],
+            &[("FOLIO_METRICS_BIND", "nine")],
             "FOLIO_METRICS_BIND",
             "nine",
         ),
-        (
-            vec![("FOLIO_LOG_FORMAT", "yaml")],
-            "FOLIO_LOG_FORMAT",
-            "yaml",
-        ),
+        (&[("FOLIO_LOG_FORMAT", "yaml")], "FOLIO_LOG_FORMAT", "yaml"),
     ];
     for (env, setting, cause) in cases {
-        let (code, stderr) = refused_start(&env);
+        let (code, stderr) = refused_start(env);
         assert!(matches!(code, Some(c) if c != 0), "{env:?}: exit {code:?}");
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "{env:?}: one line, got {stderr}");

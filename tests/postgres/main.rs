@@ -12,6 +12,8 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 mod account;
 #[path = "../api/auth.rs"]
 mod auth;
+#[path = "../api/operations.rs"]
+mod operations;
 #[path = "../api/pages.rs"]
 mod pages;
 #[path = "../api/picture.rs"]
