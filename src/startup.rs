@@ -103,14 +103,9 @@ impl Application {
         };
         let server = serve(listener, db, avatars, passwords, upload, key, &settings)
             .map_err(|e| SettingError::new("FOLIO_BIND", e.to_string()))?;
-        tracing::info!(
-            backend = if settings.database.is_postgres() {
-                "postgresql"
-            } else {
-                "sqlite"
-            },
-            "listening on http://{address}"
-        );
+        tracing::info!("database {}", settings.database.describe());
+        // Scripts wait for this line and read the address at its end: keep it last.
+        tracing::info!("listening on http://{address}");
         Ok(Self {
             port: address.port(),
             server,

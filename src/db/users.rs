@@ -12,6 +12,17 @@ use crate::domain::{Email, Username};
 // lowered the same way. Both are ASCII by rule, so ASCII lowering is exact on both sides.
 define_sql_function!(fn lower(x: Text) -> Text);
 
+type UsernameIs = diesel::dsl::Eq<lower<users::username>, String>;
+type EmailIs = diesel::dsl::Eq<lower<users::email>, String>;
+
+fn username_is(name: &str) -> UsernameIs {
+    lower(users::username).eq(name.to_ascii_lowercase())
+}
+
+fn email_is(email: &str) -> EmailIs {
+    lower(users::email).eq(email.to_ascii_lowercase())
+}
+
 /// A user as pages show them.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -80,7 +91,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
 /// Ignoring case.
 pub fn find_by_username(conn: &mut DbConn, name: &str) -> QueryResult<Option<User>> {
     users::table
-        .filter(lower(users::username).eq(name.to_ascii_lowercase()))
+        .filter(username_is(name))
         .select(User::as_select())
         .first(conn)
         .optional()
@@ -96,13 +107,13 @@ pub fn taken(
     let except = except.unwrap_or(0);
     let name_taken = diesel::select(diesel::dsl::exists(
         users::table
-            .filter(lower(users::username).eq(username.as_ref().to_ascii_lowercase()))
+            .filter(username_is(username.as_ref()))
             .filter(users::id.ne(except)),
     ))
     .get_result(conn)?;
     let email_taken = diesel::select(diesel::dsl::exists(
         users::table
-            .filter(lower(users::email).eq(email.as_ref().to_ascii_lowercase()))
+            .filter(email_is(email.as_ref()))
             .filter(users::id.ne(except)),
     ))
     .get_result(conn)?;
@@ -112,17 +123,10 @@ pub fn taken(
 /// A login names a user by username or by email; usernames cannot contain '@'.
 pub fn credentials_for_login(conn: &mut DbConn, login: &str) -> QueryResult<Option<Credentials>> {
     let query = users::table.select(Credentials::as_select());
-    let login = login.to_ascii_lowercase();
     if login.contains('@') {
-        query
-            .filter(lower(users::email).eq(login))
-            .first(conn)
-            .optional()
+        query.filter(email_is(login)).first(conn).optional()
     } else {
-        query
-            .filter(lower(users::username).eq(login))
-            .first(conn)
-            .optional()
+        query.filter(username_is(login)).first(conn).optional()
     }
 }
 
