@@ -325,7 +325,17 @@ async fn when_postgresql_stops_pages_fail_cleanly_and_recover_without_a_restart(
 
 /// Starts the `folio` binary with `env` and waits until it listens (Some(port)) or exits
 /// (None, with its stderr).
-fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, Result<u16, String>) {
+/// A server process that is killed when the test ends, passed or failed.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, Result<u16, String>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_folio"));
     command
         .current_dir(dir)
@@ -366,7 +376,7 @@ fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, Result<u
         }
     });
     let port = rx.recv().unwrap_or_else(|_| Err("no answer".into()));
-    (child, port)
+    (Running(child), port)
 }
 
 #[tokio::test]
@@ -380,19 +390,15 @@ async fn instances_started_at_the_same_moment_on_an_empty_database_all_serve() {
             std::thread::spawn(move || start_binary(&dir, &[("DATABASE_URL", &url)]))
         })
         .collect();
-    let mut children = Vec::new();
+    let mut running = Vec::new();
     for start in starts {
         let (child, port) = start.join().expect("thread");
-        children.push(child);
+        running.push(child);
         let port = port.unwrap_or_else(|e| panic!("an instance did not start: {e}"));
         let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
             .await
             .expect("healthz");
         assert_eq!(health.status(), StatusCode::OK);
-    }
-    for mut child in children {
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 
