@@ -17,6 +17,10 @@ pub struct Settings {
     pub database: DatabaseUrl,
     pub db_pool: PoolOptions,
     pub media_dir: PathBuf,
+    /// Where pictures are kept: the folder under `media_dir`, or a bucket.
+    pub media_store: MediaStore,
+    /// A base URL (CDN, public bucket) that `<img src>` points at instead of `/media`.
+    pub media_public_url: Option<String>,
     pub max_upload_bytes: usize,
     pub secret_key_file: PathBuf,
     /// The session key itself (`FOLIO_SECRET_KEY`), which takes the place of the file.
@@ -32,6 +36,61 @@ pub struct Settings {
     pub upload_idle_timeout: Duration,
     /// How long a whole upload body may take.
     pub upload_deadline: Duration,
+}
+
+/// Where pictures are kept.
+#[derive(Debug, Clone)]
+pub enum MediaStore {
+    /// `$FOLIO_MEDIA_DIR/profile_pics/`.
+    Folder,
+    /// `FOLIO_MEDIA_STORE=s3://BUCKET[/PREFIX]`.
+    S3(S3Settings),
+}
+
+/// An S3-compatible bucket and how to reach it (the standard `AWS_*` variables).
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Key prefix without leading or trailing slashes; empty for none.
+    pub prefix: String,
+    /// `AWS_ENDPOINT_URL`: a non-AWS service (MinIO, s3s-fs, R2…); AWS itself when unset.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub session_token: Option<SecretString>,
+    /// `AWS_ALLOW_HTTP=true`: an endpoint without TLS.
+    pub allow_http: bool,
+}
+
+impl S3Settings {
+    /// `s3://BUCKET` or `s3://BUCKET/PREFIX`.
+    pub fn parse_location(text: &str) -> Result<(String, String), String> {
+        let rest = text
+            .trim()
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("'{text}' is not s3://BUCKET or s3://BUCKET/PREFIX"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && !bucket.starts_with(['.', '-'])
+            && !bucket.ends_with(['.', '-']);
+        if !bucket_ok {
+            return Err(format!(
+                "'{bucket}' is not a bucket name (3-63 characters of a-z 0-9 . -)"
+            ));
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix
+            .split('/')
+            .any(|part| part == "." || part == ".." || (part.is_empty() && !prefix.is_empty()))
+        {
+            return Err(format!("'{prefix}' is not a key prefix"));
+        }
+        Ok((bucket.to_owned(), prefix.to_owned()))
+    }
 }
 
 /// How log lines are written.
@@ -111,6 +170,11 @@ Settings (environment variables; a .env file may supply them too):
   FOLIO_BIND              listen address [default: 127.0.0.1:8080]; port 0 picks a free one
   DATABASE_URL            SQLite file path, or postgres://user:pass@host/db [default: folio.db]
   FOLIO_MEDIA_DIR         uploaded pictures go to $FOLIO_MEDIA_DIR/profile_pics [default: media]
+  FOLIO_MEDIA_STORE       s3://BUCKET[/PREFIX]: pictures in an S3-compatible bucket instead, reached
+                          with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+                          AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true for plain http) [default: unset]
+  FOLIO_MEDIA_PUBLIC_URL  base URL (CDN or public bucket) that <img src> points at instead of
+                          /media [default: unset]
   FOLIO_MAX_UPLOAD_BYTES  largest accepted picture file [default: 5242880]
   FOLIO_SECRET_KEY_FILE   key that signs session cookies, created on first start [default: folio.key]
   FOLIO_SECRET_KEY        the session key itself (base64, at least 64 bytes), for instances
@@ -168,6 +232,58 @@ impl Settings {
             }
         };
 
+        let media_store = match get("FOLIO_MEDIA_STORE") {
+            None => MediaStore::Folder,
+            Some(text) => {
+                let (bucket, prefix) = S3Settings::parse_location(&text)
+                    .map_err(|e| SettingError::new("FOLIO_MEDIA_STORE", e))?;
+                let allow_http = match get("AWS_ALLOW_HTTP").map(|v| v.trim().to_ascii_lowercase())
+                {
+                    None => false,
+                    Some(v) if v == "true" || v == "1" => true,
+                    Some(v) if v == "false" || v == "0" => false,
+                    Some(v) => {
+                        return Err(SettingError::new(
+                            "AWS_ALLOW_HTTP",
+                            format!("'{v}' is neither true nor false"),
+                        ));
+                    }
+                };
+                MediaStore::S3(S3Settings {
+                    bucket,
+                    prefix,
+                    endpoint: get("AWS_ENDPOINT_URL")
+                        .map(|v| v.trim().trim_end_matches('/').to_owned()),
+                    region: get("AWS_REGION")
+                        .or_else(|| get("AWS_DEFAULT_REGION"))
+                        .unwrap_or_else(|| "us-east-1".into()),
+                    access_key_id: get("AWS_ACCESS_KEY_ID"),
+                    secret_access_key: get("AWS_SECRET_ACCESS_KEY").map(SecretString::from),
+                    session_token: get("AWS_SESSION_TOKEN").map(SecretString::from),
+                    allow_http,
+                })
+            }
+        };
+
+        let media_public_url = get("FOLIO_MEDIA_PUBLIC_URL")
+            .map(|text| {
+                let base = text.trim().trim_end_matches('/');
+                let ok = (base.starts_with("https://") || base.starts_with("http://"))
+                    && base.len() > "https://".len()
+                    && !base.contains(['?', '#', '"', '<', '>', ' ']);
+                if ok {
+                    Ok(base.to_owned())
+                } else {
+                    Err(SettingError::new(
+                        "FOLIO_MEDIA_PUBLIC_URL",
+                        format!(
+                            "'{text}' is not an http(s) base URL like https://cdn.example.org/folio"
+                        ),
+                    ))
+                }
+            })
+            .transpose()?;
+
         let secret_key = get("FOLIO_SECRET_KEY")
             .map(|text| SessionKey::parse(&text))
             .transpose()
@@ -207,6 +323,8 @@ impl Settings {
             media_dir: get("FOLIO_MEDIA_DIR")
                 .unwrap_or_else(|| "media".into())
                 .into(),
+            media_store,
+            media_public_url,
             max_upload_bytes,
             secret_key_file: get("FOLIO_SECRET_KEY_FILE")
                 .unwrap_or_else(|| "folio.key".into())
@@ -222,6 +340,7 @@ impl Settings {
         })
     }
 
+    /// The folder of pictures when they are kept in a folder.
     pub fn profile_pics_dir(&self) -> PathBuf {
         self.media_dir.join("profile_pics")
     }
@@ -274,6 +393,12 @@ mod tests {
             ("FOLIO_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
             ("FOLIO_METRICS_BIND", "9090"),
             ("FOLIO_LOG_FORMAT", "xml"),
+            ("FOLIO_MEDIA_STORE", "gs://bucket"),
+            ("FOLIO_MEDIA_STORE", "s3://"),
+            ("FOLIO_MEDIA_STORE", "s3://Not_A_Bucket"),
+            ("FOLIO_MEDIA_STORE", "s3://bucket/a/../b"),
+            ("FOLIO_MEDIA_PUBLIC_URL", "cdn.example.org"),
+            ("FOLIO_MEDIA_PUBLIC_URL", "javascript:alert(1)"),
         ] {
             let err = settings(&[(name, value)]).expect_err(value);
             assert_eq!(err.name, name);
@@ -318,5 +443,42 @@ mod tests {
         assert!(!s.trusted_proxies.is_empty());
         assert_eq!(s.metrics_bind.map(|a| a.port()), Some(9090));
         assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn the_media_store_is_a_folder_or_a_bucket() {
+        assert!(matches!(
+            settings(&[]).expect("valid").media_store,
+            MediaStore::Folder
+        ));
+        let s = settings(&[
+            ("FOLIO_MEDIA_STORE", "s3://folio-pics/site/a/"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"),
+            ("AWS_ACCESS_KEY_ID", "AK"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("FOLIO_MEDIA_PUBLIC_URL", "https://cdn.example.org/folio/"),
+        ])
+        .expect("valid");
+        let MediaStore::S3(s3) = &s.media_store else {
+            panic!("{:?}", s.media_store);
+        };
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("folio-pics", "site/a")
+        );
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.region, "us-east-1");
+        assert!(s3.allow_http);
+        assert!(
+            !format!("{s:?}").contains("very-secret"),
+            "secrets stay out of Debug"
+        );
+        assert_eq!(
+            s.media_public_url.as_deref(),
+            Some("https://cdn.example.org/folio")
+        );
+        let (bucket, prefix) = S3Settings::parse_location("s3://pics").expect("valid");
+        assert_eq!((bucket.as_str(), prefix.as_str()), ("pics", ""));
     }
 }

@@ -1,8 +1,7 @@
-//! `folio gc`: removes what a crash can leave behind. Safe while the server runs.
+//! `folio gc`: removes what a crash or a failed delete can leave behind. Safe while any number
+//! of instances serve.
 
 use std::collections::HashSet;
-use std::fs;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -13,56 +12,92 @@ use crate::db::{self, Db, sessions, throttle, users};
 
 #[derive(Debug, Default)]
 pub struct GcReport {
-    pub removed_files: Vec<PathBuf>,
+    /// File names (in the folder or under the bucket's `profile_pics/`) that were removed.
+    pub removed: Vec<String>,
     pub expired_sessions: usize,
     pub old_login_failures: usize,
 }
 
-/// Deletes picture files no user points at and temporary files, both only once older than
-/// `grace`: an upload writes its file a moment before the commit that points at it, and a
-/// fresh file must survive that moment. Also purges expired sessions and stale failed logins.
-pub fn collect_garbage(db: &Db, store: &PictureStore, grace: Duration) -> anyhow::Result<GcReport> {
+/// Deletes pictures no user points at, and a folder's half-written files, both only once older
+/// than `grace`: an upload stores its picture a moment before the commit that points at it,
+/// and a fresh one must survive that moment. Also purges expired sessions and stale failed
+/// logins.
+pub async fn collect_garbage(
+    db: &Db,
+    store: &PictureStore,
+    grace: Duration,
+) -> anyhow::Result<GcReport> {
     let mut report = GcReport::default();
-    let now = SystemTime::now();
+    let cutoff = SystemTime::now() - grace;
 
-    // List first, then read the references: a file listed here whose commit lands after the
-    // read below is younger than `grace` and therefore skipped.
-    let mut candidates = Vec::new();
-    for entry in fs::read_dir(store.dir())
-        .with_context(|| format!("cannot list {}", store.dir().display()))?
-    {
+    // List first, then read the references: a picture listed here whose commit lands after
+    // the read below is younger than `grace` and therefore skipped.
+    let old_pictures: Vec<PictureName> = store
+        .list()
+        .await
+        .with_context(|| format!("cannot list {}", store.describe()))?
+        .into_iter()
+        .filter(|listed| listed.last_modified <= cutoff)
+        .filter_map(|listed| PictureName::parse(&listed.file_name))
+        .collect();
+    let referenced: HashSet<String> = db
+        .run(|conn| users::all_pictures(conn).map_err(anyhow::Error::from))
+        .await?
+        .into_iter()
+        .collect();
+    for name in old_pictures {
+        if referenced.contains(&name.file_name()) {
+            continue;
+        }
+        store
+            .delete(&name)
+            .await
+            .with_context(|| format!("cannot remove {name} from {}", store.describe()))?;
+        report.removed.push(name.file_name());
+    }
+    if let Some(dir) = store.folder_path() {
+        report.removed.extend(remove_stale_partials(dir, cutoff)?);
+    }
+
+    let (expired, failures) = db
+        .run(|conn| {
+            let now = db::now();
+            let expired = sessions::purge_expired(conn, now, ABSOLUTE_LIFETIME_SECS)?;
+            let failures = throttle::purge_older_than(conn, now - throttle::WINDOW_SECS)?;
+            Ok::<_, anyhow::Error>((expired, failures))
+        })
+        .await?;
+    report.expired_sessions = expired;
+    report.old_login_failures = failures;
+    Ok(report)
+}
+
+/// A folder can also hold files that never became a picture: the staging copies of a write a
+/// crash interrupted (`<uuid>.jpg#N`), and an older Folio's temporary files (`.tmp-…`).
+fn remove_stale_partials(dir: &std::path::Path, cutoff: SystemTime) -> anyhow::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with(TEMP_PREFIX) || PictureName::parse(&name).is_some();
+        let staging = name.split_once('#').is_some_and(|(stem, n)| {
+            PictureName::parse(stem).is_some()
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !(staging || name.starts_with(TEMP_PREFIX)) {
+            continue;
+        }
         let meta = entry.metadata()?;
-        if !ours || !meta.is_file() {
+        if !meta.is_file() || meta.modified().is_ok_and(|m| m > cutoff) {
             continue;
         }
-        let age = meta
-            .modified()
-            .ok()
-            .and_then(|m| now.duration_since(m).ok())
-            .unwrap_or_default();
-        if age >= grace {
-            candidates.push((name, entry.path()));
-        }
-    }
-
-    let mut conn = db.conn()?;
-    let referenced: HashSet<String> = users::all_pictures(&mut conn)?.into_iter().collect();
-    for (name, path) in candidates {
-        if referenced.contains(&name) {
-            continue;
-        }
-        match fs::remove_file(&path) {
-            Ok(()) => report.removed_files.push(path),
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => removed.push(name),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot remove {}", entry.path().display()));
+            }
         }
     }
-
-    let now = db::now();
-    report.expired_sessions = sessions::purge_expired(&mut conn, now, ABSOLUTE_LIFETIME_SECS)?;
-    report.old_login_failures = throttle::purge_older_than(&mut conn, now - throttle::WINDOW_SECS)?;
-    Ok(report)
+    Ok(removed)
 }

@@ -3,10 +3,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use folio::avatar::PictureStore;
 use folio::config::{SETTINGS_HELP, Settings, one_line};
 use folio::db::Db;
-use folio::startup::Application;
+use folio::startup::{Application, open_store};
 use folio::{gc, telemetry};
 
 /// Folio: profiles and profile pictures, server-rendered.
@@ -108,15 +107,18 @@ fn open_db(settings: &Settings) -> Result<Db, String> {
 
 fn collect(settings: &Settings) -> Result<(), String> {
     let db = open_db(settings)?;
-    let store = PictureStore::new(settings.profile_pics_dir());
-    let report = gc::collect_garbage(&db, &store, Duration::from_secs(3600))
-        .map_err(|e| format!("gc: {e:#}"))?;
-    for path in &report.removed_files {
-        println!("removed {}", path.display());
+    let report = actix_web::rt::System::new().block_on(async {
+        let store = open_store(settings).await.map_err(|e| e.to_string())?;
+        gc::collect_garbage(&db, &store, Duration::from_secs(3600))
+            .await
+            .map_err(|e| format!("gc: {e:#}"))
+    })?;
+    for name in &report.removed {
+        println!("removed {name}");
     }
     println!(
-        "removed {} file(s), {} expired session(s), {} old failed login(s)",
-        report.removed_files.len(),
+        "removed {} picture file(s), {} expired session(s), {} old failed login(s)",
+        report.removed.len(),
         report.expired_sessions,
         report.old_login_failures
     );

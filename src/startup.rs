@@ -18,8 +18,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_site};
-use crate::avatar::{Avatars, Limits, PictureStore};
-use crate::config::{SettingError, Settings, one_line};
+use crate::avatar::{Avatars, Limits, PictureStore, PictureUrls};
+use crate::config::{MediaStore, SettingError, Settings, one_line};
 use crate::db::Db;
 use crate::error::{catch_session_errors, error_pages, release_error_slot};
 use crate::metrics;
@@ -27,11 +27,23 @@ use crate::routes::{self, UploadConfig};
 use crate::static_files;
 use crate::telemetry::RequestSpan;
 
-/// No inline script or style; images only from here (and `data:`/`blob:` for previews); our
-/// own scripts may talk to this origin only (the picture form's upload with progress).
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; \
-    frame-ancestors 'none'; base-uri 'none'";
+/// No inline script or style; images only from here (and `data:`/`blob:` for previews, and
+/// the origin of `FOLIO_MEDIA_PUBLIC_URL` when pictures are served from there); our own
+/// scripts may talk to this origin only (the picture form's upload with progress).
+fn content_security_policy(media_public_url: Option<&str>) -> String {
+    let media_origin = media_public_url
+        .and_then(|url| {
+            let (scheme, rest) = url.split_once("://")?;
+            let host = rest.split('/').next()?;
+            Some(format!(" {scheme}://{host}"))
+        })
+        .unwrap_or_default();
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; \
+         img-src 'self' data: blob:{media_origin}; connect-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
 
 pub struct Application {
     port: u16,
@@ -46,13 +58,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, SettingError> {
         let db = Db::open_with(&settings.database, settings.db_pool)
             .map_err(|e| SettingError::new("DATABASE_URL", one_line(&format!("{e:#}"))))?;
-        let store = PictureStore::new(settings.profile_pics_dir());
-        store.prepare().map_err(|e| {
-            SettingError::new(
-                "FOLIO_MEDIA_DIR",
-                format!("cannot write to '{}': {e}", store.dir().display()),
-            )
-        })?;
+        let store = open_store(&settings).await?;
         let key = match &settings.secret_key {
             Some(key) => Key::try_from(key.bytes().as_slice())
                 .map_err(|e| SettingError::new("FOLIO_SECRET_KEY", e.to_string()))?,
@@ -156,7 +162,9 @@ fn serve(
 ) -> io::Result<Server> {
     let cookie_secure = settings.cookie_secure;
     let metrics_on = settings.metrics_bind.is_some();
+    let csp = content_security_policy(settings.media_public_url.as_deref());
     let proxies = web::Data::new(settings.trusted_proxies.clone());
+    let urls = web::Data::new(PictureUrls::new(settings.media_public_url.as_deref()));
     let db = web::Data::new(db);
     let avatars = web::Data::new(avatars);
     let passwords = web::Data::new(passwords);
@@ -189,7 +197,7 @@ fn serve(
             .wrap(from_fn(head_as_get))
             .wrap(
                 DefaultHeaders::new()
-                    .add(("Content-Security-Policy", CSP))
+                    .add(("Content-Security-Policy", csp.as_str()))
                     .add(("X-Content-Type-Options", "nosniff"))
                     .add(("Referrer-Policy", "same-origin"))
                     .add(("X-Frame-Options", "DENY")),
@@ -198,6 +206,7 @@ fn serve(
             .wrap(Condition::new(metrics_on, from_fn(metrics::track_requests)))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(proxies.clone())
+            .app_data(urls.clone())
             .app_data(db.clone())
             .app_data(avatars.clone())
             .app_data(passwords.clone())
@@ -245,6 +254,33 @@ fn serve(
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+/// The picture store the settings name, checked: a folder that takes files, or a bucket that
+/// exists and accepts the credentials.
+pub async fn open_store(settings: &Settings) -> Result<PictureStore, SettingError> {
+    let (setting, store) = match &settings.media_store {
+        MediaStore::Folder => (
+            "FOLIO_MEDIA_DIR",
+            PictureStore::folder(&settings.media_dir).map_err(|e| {
+                SettingError::new(
+                    "FOLIO_MEDIA_DIR",
+                    format!("cannot use '{}': {e}", settings.media_dir.display()),
+                )
+            })?,
+        ),
+        MediaStore::S3(s3) => (
+            "FOLIO_MEDIA_STORE",
+            PictureStore::s3(s3)
+                .map_err(|e| SettingError::new("FOLIO_MEDIA_STORE", one_line(&e.to_string())))?,
+        ),
+    };
+    store
+        .check()
+        .await
+        .map_err(|e| SettingError::new(setting, one_line(&e)))?;
+    tracing::info!("pictures in {}", store.describe());
+    Ok(store)
 }
 
 /// `HEAD` of every `GET` route: routed as the `GET`, so it has the same status and headers

@@ -5,9 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use askama::Template;
 
-use crate::auth::TypedSession;
-use crate::avatar::PictureName;
-use crate::db::users::User;
+use crate::auth::{CurrentUser, TypedSession};
+use crate::avatar::{PictureName, PictureUrls};
 use crate::error::AppError;
 
 /// Header, navigation and the one-time message.
@@ -26,7 +25,7 @@ pub struct NavUser {
 impl Layout {
     /// `has_form`: the page shows a form, so it needs a token even for anonymous visitors.
     pub fn new(
-        user: Option<&User>,
+        user: Option<&CurrentUser>,
         session: &TypedSession,
         has_form: bool,
     ) -> Result<Self, AppError> {
@@ -38,7 +37,7 @@ impl Layout {
         Ok(Self {
             user: user.map(|u| NavUser {
                 username: u.username.clone(),
-                avatar_url: avatar_url(&u.username, u.picture.as_deref()),
+                avatar_url: u.avatar_url.clone(),
             }),
             csrf_token,
             flash: session.take_flash(),
@@ -55,10 +54,10 @@ impl Layout {
 }
 
 /// Where a user's picture is served from: theirs, or the initials avatar made from their name.
-pub fn avatar_url(username: &str, picture: Option<&str>) -> String {
+pub fn avatar_url(urls: &PictureUrls, username: &str, picture: Option<&str>) -> String {
     picture.and_then(PictureName::parse).map_or_else(
         || format!("/avatars/{}.svg", percent_encode(username, b"")),
-        |name| name.url(),
+        |name| urls.of(&name),
     )
 }
 

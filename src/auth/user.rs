@@ -9,26 +9,31 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::TypedSession;
+use crate::avatar::PictureUrls;
 use crate::db::{Db, users, users::User};
 use crate::error::AppError;
+use crate::templates::avatar_url;
 
-/// The logged-in user; anonymous visitors are sent to the login page (303), which brings
-/// them back afterwards.
-pub struct CurrentUser(pub User);
+/// The logged-in user, with the address of their picture; anonymous visitors are sent to the
+/// login page (303), which brings them back afterwards.
+pub struct CurrentUser {
+    pub user: User,
+    pub avatar_url: String,
+}
 
 /// The logged-in user, if any.
-pub struct MaybeUser(pub Option<User>);
+pub struct MaybeUser(pub Option<CurrentUser>);
 
 impl Deref for CurrentUser {
     type Target = User;
     fn deref(&self) -> &User {
-        &self.0
+        &self.user
     }
 }
 
 /// A session names a user only while that user exists and its epoch matches: a password
 /// change elsewhere ends this session even if its row survived.
-async fn load(req: &HttpRequest) -> Result<Option<User>, AppError> {
+async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let session = TypedSession::extract(req)
         .await
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("session: {e}")))?;
@@ -42,7 +47,15 @@ async fn load(req: &HttpRequest) -> Result<Option<User>, AppError> {
     let user = db
         .run(move |conn| Ok::<_, AppError>(users::find(conn, id)?))
         .await?;
-    Ok(user.filter(|u| u.session_epoch == epoch))
+    let urls = req
+        .app_data::<web::Data<PictureUrls>>()
+        .map_or_else(|| PictureUrls::new(None), |u| u.get_ref().clone());
+    Ok(user
+        .filter(|u| u.session_epoch == epoch)
+        .map(|user| CurrentUser {
+            avatar_url: avatar_url(&urls, &user.username, user.picture.as_deref()),
+            user,
+        }))
 }
 
 impl FromRequest for MaybeUser {
@@ -63,7 +76,7 @@ impl FromRequest for CurrentUser {
         let req = req.clone();
         Box::pin(async move {
             match load(&req).await? {
-                Some(user) => Ok(CurrentUser(user)),
+                Some(user) => Ok(user),
                 None => Err(AppError::LoginRequired {
                     next: return_path(&req),
                 }),

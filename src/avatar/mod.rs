@@ -17,7 +17,10 @@ use tokio::sync::Semaphore;
 
 pub use process::{Limits, Options, QUALITY, Rejection, SIZE, Timings, process, process_with};
 pub use sniff::{Format, Sniffed, sniff};
-pub use store::{PendingPicture, PictureName, PictureStore, TEMP_PREFIX};
+pub use store::{
+    Fetched, Listed, PendingPicture, PictureName, PictureStore, PictureUrls, StoreError,
+    TEMP_PREFIX,
+};
 
 use crate::telemetry::spawn_blocking_with_tracing;
 
@@ -61,29 +64,20 @@ impl Avatars {
         result
     }
 
-    /// Writes the processed picture under a fresh name, off the async workers.
-    pub async fn write(&self, jpeg: Vec<u8>) -> anyhow::Result<PendingPicture> {
-        let store = self.store.clone();
-        spawn_blocking_with_tracing(move || store.write_new(&jpeg))
-            .await?
-            .context("cannot write the new picture")
+    /// Stores the processed picture under a fresh name.
+    pub async fn write(&self, jpeg: Vec<u8>) -> Result<PendingPicture, StoreError> {
+        self.store.put_new(jpeg).await
     }
 
     /// Deletes a replaced picture after the commit. A failure is logged, never shown: the
     /// user's picture is already the new one, and `folio gc` will find the leftover.
     pub async fn remove_replaced(&self, file_name: String) {
-        let store = self.store.clone();
-        let result = spawn_blocking_with_tracing(move || {
-            let r = store.remove(&file_name);
-            (file_name, r)
-        })
-        .await;
-        match result {
-            Ok((_, Ok(()))) => {}
-            Ok((name, Err(e))) => {
-                tracing::warn!(file = %name, error = %e, "could not delete a replaced picture")
-            }
-            Err(e) => tracing::warn!(error = %e, "could not delete a replaced picture"),
+        let Some(name) = PictureName::parse(&file_name) else {
+            tracing::warn!(file = %file_name, "a row named a picture that is not ours; left alone");
+            return;
+        };
+        if let Err(e) = self.store.delete(&name).await {
+            tracing::warn!(picture = %name, error = %e, "could not delete a replaced picture");
         }
     }
 }

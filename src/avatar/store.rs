@@ -1,17 +1,33 @@
-//! Stored pictures: fresh UUID names, complete-then-rename writes, and a guard that removes a
-//! new file unless the database commit that points at it succeeded.
+//! Stored pictures: fresh UUID names, create-only writes that become visible only whole, and a
+//! guard that removes a new picture unless the database commit that points at it succeeded.
+//!
+//! One interface, two backends (`object_store`): the local folder `$FOLIO_MEDIA_DIR/profile_pics`
+//! (files written under a staging name, flushed and linked into place) or an S3-compatible
+//! bucket (`PREFIX/profile_pics/<uuid4>.jpg`, a PUT that S3 makes visible only once complete).
+//! Either way a name is never written twice: `PutMode::Create` makes a collision an error.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    ClientOptions, GetOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig,
+};
+use secrecy::ExposeSecret;
 use uuid::Uuid;
+
+use crate::config::S3Settings;
 
 /// `<uuid4>.jpg`: the only names ever written to, served from, or deleted in `profile_pics/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PictureName(Uuid);
 
-/// Written files start with this until they are complete.
+/// Files an older Folio wrote before renaming them start with this; `folio gc` removes old ones.
 pub const TEMP_PREFIX: &str = ".tmp-";
 
 impl PictureName {
@@ -29,10 +45,6 @@ impl PictureName {
     pub fn file_name(&self) -> String {
         format!("{}.jpg", self.0.hyphenated())
     }
-
-    pub fn url(&self) -> String {
-        format!("/media/profile_pics/{}", self.file_name())
-    }
 }
 
 impl std::fmt::Display for PictureName {
@@ -41,77 +53,296 @@ impl std::fmt::Display for PictureName {
     }
 }
 
-/// The `profile_pics/` folder.
+/// Where `<img src>` finds a stored picture: Folio's own `/media`, or `FOLIO_MEDIA_PUBLIC_URL`
+/// (a CDN or a public bucket) when set.
 #[derive(Debug, Clone)]
+pub struct PictureUrls {
+    base: String,
+}
+
+impl PictureUrls {
+    pub fn new(public_base: Option<&str>) -> Self {
+        Self {
+            base: public_base
+                .unwrap_or("/media")
+                .trim_end_matches('/')
+                .to_owned(),
+        }
+    }
+
+    pub fn of(&self, name: &PictureName) -> String {
+        format!("{}/profile_pics/{}", self.base, name.file_name())
+    }
+}
+
+/// What went wrong with the store, as callers must tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such picture")]
+    NotFound,
+    /// The copy the client has is current (`If-None-Match`).
+    #[error("not modified")]
+    NotModified,
+    /// The store did not answer, or refused: try again later. Nothing was changed.
+    #[error("the picture store is unavailable: {0}")]
+    Unavailable(#[source] object_store::Error),
+}
+
+impl From<object_store::Error> for StoreError {
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { .. } => StoreError::NotFound,
+            object_store::Error::NotModified { .. } => StoreError::NotModified,
+            other => StoreError::Unavailable(other),
+        }
+    }
+}
+
+/// A stored picture on its way to a client.
+pub struct Fetched {
+    /// The entity tag, quoted as HTTP wants it.
+    pub etag: Option<String>,
+    pub last_modified: SystemTime,
+    pub size: u64,
+    pub body: BoxStream<'static, Result<actix_web::web::Bytes, object_store::Error>>,
+}
+
+/// An object in the store, as `folio gc` sees it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub file_name: String,
+    pub last_modified: SystemTime,
+}
+
+/// How long one request to the store may take, and how often a failed one is retried: a hung
+/// store must not hold an upload (or a page's picture) for long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const RETRIES: usize = 2;
+const RETRY_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+enum Backend {
+    /// The `profile_pics` folder itself.
+    Folder(PathBuf),
+    S3 {
+        bucket: String,
+    },
+}
+
+/// The pictures, wherever they are kept.
+#[derive(Clone)]
 pub struct PictureStore {
-    dir: PathBuf,
+    objects: Arc<dyn ObjectStore>,
+    /// The key prefix of every picture: `profile_pics` in the folder's parent, or
+    /// `PREFIX/profile_pics` in the bucket.
+    root: ObjectPath,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for PictureStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PictureStore({})", self.describe())
+    }
 }
 
 impl PictureStore {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+    /// `media_dir/profile_pics`, created if missing. Files are flushed to disk before they are
+    /// linked into place, so the final name never holds a partial file.
+    pub fn folder(media_dir: &Path) -> anyhow::Result<Self> {
+        let dir = media_dir.join("profile_pics");
+        std::fs::create_dir_all(&dir)?;
+        let objects = LocalFileSystem::new_with_prefix(media_dir)?.with_fsync(true);
+        Ok(Self {
+            objects: Arc::new(objects),
+            root: ObjectPath::from("profile_pics"),
+            backend: Backend::Folder(dir),
+        })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn path(&self, name: &PictureName) -> PathBuf {
-        self.dir.join(name.file_name())
-    }
-
-    /// Creates the folder and proves it is writable, so a bad setting fails at start.
-    pub fn prepare(&self) -> io::Result<()> {
-        fs::create_dir_all(&self.dir)?;
-        let probe = self
-            .dir
-            .join(format!("{TEMP_PREFIX}probe-{}", Uuid::new_v4()));
-        File::create(&probe)?;
-        fs::remove_file(&probe)
-    }
-
-    /// Writes `jpeg` under a temporary name, flushes it to disk and renames it to a fresh
-    /// `<uuid>.jpg`, so the final name never holds a partial file. Blocking.
-    pub fn write_new(&self, jpeg: &[u8]) -> io::Result<PendingPicture> {
-        let name = PictureName::generate();
-        let temp = self.dir.join(format!("{TEMP_PREFIX}{}", Uuid::new_v4()));
-        let result = (|| {
-            let mut file = File::create(&temp)?;
-            file.write_all(jpeg)?;
-            file.sync_all()?;
-            fs::rename(&temp, self.path(&name))
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&temp);
-            return Err(e);
+    /// The bucket `settings` names. Nothing is sent until [`PictureStore::check`].
+    pub fn s3(settings: &S3Settings) -> anyhow::Result<Self> {
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_allow_http(settings.allow_http)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_timeout(REQUEST_TIMEOUT)
+                    .with_connect_timeout(CONNECT_TIMEOUT)
+                    .with_allow_http(settings.allow_http),
+            )
+            .with_retry(RetryConfig {
+                max_retries: RETRIES,
+                retry_timeout: RETRY_TIMEOUT,
+                ..RetryConfig::default()
+            });
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.with_endpoint(endpoint);
         }
+        if let Some(key) = &settings.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = &settings.secret_access_key {
+            builder = builder.with_secret_access_key(secret.expose_secret());
+        }
+        if let Some(token) = &settings.session_token {
+            builder = builder.with_token(token.expose_secret());
+        }
+        let root = if settings.prefix.is_empty() {
+            ObjectPath::from("profile_pics")
+        } else {
+            ObjectPath::from(format!("{}/profile_pics", settings.prefix))
+        };
+        Ok(Self {
+            objects: Arc::new(builder.build()?),
+            root,
+            backend: Backend::S3 {
+                bucket: settings.bucket.clone(),
+            },
+        })
+    }
+
+    /// For messages: the folder, or `s3://bucket/prefix`.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Folder(dir) => format!("'{}'", dir.display()),
+            Backend::S3 { bucket } => format!("s3://{bucket}/{}", self.root),
+        }
+    }
+
+    /// The folder of a folder store (for leftovers only a folder can have).
+    pub fn folder_path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Folder(dir) => Some(dir),
+            Backend::S3 { .. } => None,
+        }
+    }
+
+    fn key(&self, name: &PictureName) -> ObjectPath {
+        self.root.clone().join(name.file_name())
+    }
+
+    /// Proves at start that pictures can be stored: a folder must take a file; a bucket must
+    /// exist and accept the credentials (listing it asks both). The error says which.
+    pub async fn check(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::Folder(dir) => {
+                let probe = dir.join(format!("{TEMP_PREFIX}probe-{}", Uuid::new_v4()));
+                std::fs::write(&probe, b"")
+                    .and_then(|()| std::fs::remove_file(&probe))
+                    .map_err(|e| format!("cannot write to '{}': {e}", dir.display()))
+            }
+            Backend::S3 { bucket } => {
+                let Err(e) = self.objects.list_with_delimiter(Some(&self.root)).await else {
+                    return Ok(());
+                };
+                // A listing's failures come back as generic errors carrying S3's error code.
+                let text = e.to_string();
+                let refused = [
+                    "AccessDenied",
+                    "SignatureDoesNotMatch",
+                    "InvalidAccessKeyId",
+                ];
+                if matches!(e, object_store::Error::NotFound { .. })
+                    || text.contains("NoSuchBucket")
+                {
+                    Err(format!("the bucket '{bucket}' does not exist"))
+                } else if matches!(
+                    e,
+                    object_store::Error::PermissionDenied { .. }
+                        | object_store::Error::Unauthenticated { .. }
+                ) || refused.iter().any(|code| text.contains(code))
+                {
+                    Err(format!("the bucket '{bucket}' refused the credentials"))
+                } else {
+                    Err(format!("cannot reach the bucket '{bucket}': {e}"))
+                }
+            }
+        }
+    }
+
+    /// Stores `jpeg` under a fresh name. Create-only: an existing object is never replaced.
+    pub async fn put_new(&self, jpeg: Vec<u8>) -> Result<PendingPicture, StoreError> {
+        let name = PictureName::generate();
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        self.objects
+            .put_opts(&self.key(&name), jpeg.into(), options)
+            .await?;
         Ok(PendingPicture {
-            path: self.path(&name),
+            store: self.clone(),
             name,
             kept: false,
         })
     }
 
-    /// Deletes a stored picture; a name that is not ours is never touched. Blocking.
-    pub fn remove(&self, file_name: &str) -> io::Result<()> {
-        let Some(name) = PictureName::parse(file_name) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("not a picture name: {file_name:?}"),
-            ));
-        };
-        match fs::remove_file(self.path(&name)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+    /// Opens a stored picture, or answers `NotModified` when `if_none_match` is its tag. The
+    /// tag is compared here rather than by the store, which not every S3 server does for a GET.
+    pub async fn fetch(
+        &self,
+        name: &PictureName,
+        if_none_match: Option<&str>,
+    ) -> Result<Fetched, StoreError> {
+        let key = self.key(name);
+        if let Some(wanted) = if_none_match {
+            let meta = self.objects.head(&key).await?;
+            if meta.e_tag.as_deref().map(http_tag).as_deref() == Some(wanted) {
+                return Err(StoreError::NotModified);
+            }
         }
+        let result = self.objects.get_opts(&key, GetOptions::default()).await?;
+        let meta = result.meta.clone();
+        Ok(Fetched {
+            etag: meta.e_tag.as_deref().map(http_tag),
+            last_modified: meta.last_modified.into(),
+            size: meta.size,
+            body: result.into_stream(),
+        })
+    }
+
+    /// Deletes a stored picture; one that is already gone is fine.
+    pub async fn delete(&self, name: &PictureName) -> Result<(), StoreError> {
+        match self.objects.delete(&self.key(name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every object under `profile_pics/`, pictures or not (for `folio gc`).
+    pub async fn list(&self) -> Result<Vec<Listed>, StoreError> {
+        let mut listing = self.objects.list(Some(&self.root));
+        let mut found = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            if let Some(file_name) = meta.location.filename() {
+                found.push(Listed {
+                    file_name: file_name.to_owned(),
+                    last_modified: meta.last_modified.into(),
+                });
+            }
+        }
+        Ok(found)
     }
 }
 
-/// A new picture file that no row points at yet. Dropping it deletes the file; `keep` once the
-/// commit that references it has succeeded.
+fn http_tag(tag: &str) -> String {
+    if tag.starts_with('"') || tag.starts_with("W/") {
+        tag.to_owned()
+    } else {
+        format!("\"{tag}\"")
+    }
+}
+
+/// A new picture that no row points at yet. `keep` it once the commit that references it has
+/// succeeded, or `discard` it when the commit failed; if it is simply dropped (a panic, a
+/// client that went away mid-request) it is deleted in the background, and what that cannot
+/// delete `folio gc` will.
 #[derive(Debug)]
 pub struct PendingPicture {
-    path: PathBuf,
+    store: PictureStore,
     name: PictureName,
     kept: bool,
 }
@@ -124,14 +355,33 @@ impl PendingPicture {
     pub fn keep(mut self) {
         self.kept = true;
     }
+
+    /// Deletes the picture now, and waits for it.
+    pub async fn discard(mut self) {
+        self.kept = true;
+        if let Err(e) = self.store.delete(&self.name).await {
+            tracing::error!(picture = %self.name, error = %e, "could not remove an uncommitted picture");
+        }
+    }
 }
 
 impl Drop for PendingPicture {
     fn drop(&mut self) {
-        if !self.kept
-            && let Err(e) = fs::remove_file(&self.path)
-        {
-            tracing::error!(path = %self.path.display(), error = %e, "could not remove an uncommitted picture");
+        if self.kept {
+            return;
+        }
+        let (store, name) = (self.store.clone(), self.name);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(e) = store.delete(&name).await {
+                        tracing::error!(picture = %name, error = %e, "could not remove an uncommitted picture");
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::error!(picture = %name, "an uncommitted picture was left for folio gc")
+            }
         }
     }
 }
@@ -141,7 +391,7 @@ mod tests {
     use super::*;
 
     fn files(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
+        let mut names: Vec<String> = std::fs::read_dir(dir)
             .expect("read dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
@@ -161,34 +411,61 @@ mod tests {
             "4f1c2f1e3b7a4c5e9d3f2a1b3c4d5e6f.jpg",
             "4f1c2f1e-3b7a-1c5e-9d3f-2a1b3c4d5e6f.jpg",
             ".tmp-4f1c2f1e-3b7a-4c5e-9d3f-2a1b3c4d5e6f",
+            "4f1c2f1e-3b7a-4c5e-9d3f-2a1b3c4d5e6f.jpg#1",
         ] {
             assert_eq!(PictureName::parse(bad), None, "{bad}");
         }
     }
 
     #[test]
-    fn a_pending_picture_is_removed_unless_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = PictureStore::new(dir.path());
-        store.prepare().expect("prepare");
+    fn urls_follow_the_public_base() {
+        let name = PictureName::parse("4f1c2f1e-3b7a-4c5e-9d3f-2a1b3c4d5e6f.jpg").expect("valid");
+        assert_eq!(
+            PictureUrls::new(None).of(&name),
+            "/media/profile_pics/4f1c2f1e-3b7a-4c5e-9d3f-2a1b3c4d5e6f.jpg"
+        );
+        assert_eq!(
+            PictureUrls::new(Some("https://cdn.example.org/f/")).of(&name),
+            "https://cdn.example.org/f/profile_pics/4f1c2f1e-3b7a-4c5e-9d3f-2a1b3c4d5e6f.jpg"
+        );
+    }
 
-        let dropped = store.write_new(b"first").expect("write");
-        let dropped_name = dropped.name();
-        assert_eq!(files(dir.path()), vec![dropped_name.file_name()]);
-        drop(dropped);
-        assert!(files(dir.path()).is_empty());
+    #[tokio::test]
+    async fn a_pending_picture_is_removed_unless_kept() {
+        let media = tempfile::tempdir().expect("tempdir");
+        let store = PictureStore::folder(media.path()).expect("store");
+        store.check().await.expect("writable");
+        let dir = media.path().join("profile_pics");
 
-        let kept = store.write_new(b"second").expect("write");
+        let discarded = store.put_new(b"first".to_vec()).await.expect("write");
+        assert_eq!(files(&dir), vec![discarded.name().file_name()]);
+        discarded.discard().await;
+        assert!(files(&dir).is_empty());
+
+        let kept = store.put_new(b"second".to_vec()).await.expect("write");
         let name = kept.name();
         kept.keep();
-        assert_eq!(files(dir.path()), vec![name.file_name()]);
-        assert_eq!(fs::read(store.path(&name)).expect("read"), b"second");
+        assert_eq!(files(&dir), vec![name.file_name()]);
+        assert_eq!(
+            std::fs::read(dir.join(name.file_name())).expect("read"),
+            b"second"
+        );
 
-        store.remove(&name.file_name()).expect("remove");
-        store
-            .remove(&name.file_name())
-            .expect("removing twice is fine");
-        assert!(store.remove("../../etc/passwd").is_err());
-        assert!(files(dir.path()).is_empty());
+        let fetched = store.fetch(&name, None).await.expect("fetch");
+        let tag = fetched.etag.clone().expect("a tag");
+        assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+        assert_eq!(fetched.size, 6);
+        assert!(matches!(
+            store.fetch(&name, Some(&tag)).await,
+            Err(StoreError::NotModified)
+        ));
+
+        store.delete(&name).await.expect("delete");
+        store.delete(&name).await.expect("deleting twice is fine");
+        assert!(matches!(
+            store.fetch(&name, None).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(files(&dir).is_empty());
     }
 }

@@ -11,7 +11,7 @@ use crate::db::users::User;
 use crate::db::{Db, DbError, users};
 use crate::domain::{Email, Password, Username};
 use crate::error::{AppError, see_other};
-use crate::templates::{AccountErrors, AccountPage, Layout, avatar_url, render};
+use crate::templates::{AccountErrors, AccountPage, Layout, render};
 
 use super::UploadConfig;
 use super::auth::{begin_attempt, forgive, too_many};
@@ -19,7 +19,7 @@ use crate::proxy;
 
 /// The account page with the user's current values and `errors` beside their fields.
 pub fn account_page(
-    user: &User,
+    user: &CurrentUser,
     session: &TypedSession,
     upload: &UploadConfig,
     status: StatusCode,
@@ -29,7 +29,7 @@ pub fn account_page(
     let (username, email) = values.unwrap_or_else(|| (user.username.clone(), user.email.clone()));
     let page = AccountPage {
         layout: Layout::new(Some(user), session, true)?,
-        avatar_url: avatar_url(&user.username, user.picture.as_deref()),
+        avatar_url: user.avatar_url.clone(),
         has_picture: user.picture.is_some(),
         username,
         email,

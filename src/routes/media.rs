@@ -1,28 +1,53 @@
-use actix_files::NamedFile;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::avatar::{Avatars, PictureName};
+use crate::avatar::{Avatars, PictureName, StoreError};
 use crate::error::AppError;
 
-/// Stored pictures, only under names of the exact `<uuid4>.jpg` form; nothing else in or
-/// outside `profile_pics/` is reachable. Names never change content, so caches may keep them.
+/// Stored pictures, streamed from the store, only under names of the exact `<uuid4>.jpg` form;
+/// nothing else in or outside `profile_pics/` is reachable. Names never change content, so
+/// caches may keep them; a client's copy is confirmed with its entity tag (304). A store that
+/// cannot be reached is a 503, never a 500 page for an image.
 pub async fn serve_picture(
     req: HttpRequest,
     path: web::Path<String>,
     avatars: web::Data<Avatars>,
 ) -> Result<HttpResponse, AppError> {
     let name = PictureName::parse(&path).ok_or(AppError::NotFound)?;
-    let path = avatars.store().path(&name);
-    let file = web::block(move || NamedFile::open(path))
-        .await
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("blocking pool: {e}")))?
-        .map_err(|_| AppError::NotFound)?;
-    let mut res = file
-        .use_etag(true)
-        .use_last_modified(true)
-        .into_response(&req);
-    let headers = res.headers_mut();
+    // Only a single tag is passed on: browsers send back the one they were given.
+    let if_none_match = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.contains(',') && v.trim() != "*")
+        .map(str::trim);
+    let mut response = match avatars.store().fetch(&name, if_none_match).await {
+        Ok(fetched) => {
+            let mut response = HttpResponse::Ok();
+            response
+                .insert_header((header::CONTENT_LENGTH, fetched.size))
+                .insert_header((header::LAST_MODIFIED, HttpDate::from(fetched.last_modified)));
+            if let Some(etag) = &fetched.etag {
+                response.insert_header((header::ETAG, etag.as_str()));
+            }
+            response.streaming(fetched.body)
+        }
+        Err(StoreError::NotModified) => {
+            let mut response = HttpResponse::NotModified();
+            if let Some(tag) = if_none_match {
+                response.insert_header((header::ETAG, tag));
+            }
+            response.finish()
+        }
+        Err(StoreError::NotFound) => return Err(AppError::NotFound),
+        Err(StoreError::Unavailable(e)) => {
+            tracing::warn!(picture = %name, error = %e, "the picture store is unavailable");
+            return Ok(HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, "30"))
+                .finish());
+        }
+    };
+    let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     headers.insert(
         header::CACHE_CONTROL,
@@ -32,5 +57,5 @@ pub async fn serve_picture(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    Ok(res)
+    Ok(response)
 }

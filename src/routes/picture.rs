@@ -1,9 +1,9 @@
 //! `POST /account/picture` and `POST /account/picture/delete`.
 //!
 //! The shape: log-in check (extractor) → stream the body with a byte limit and timeouts →
-//! CSRF → pipeline on the blocking pool → write the new file → one transaction points the user
-//! at it → only then delete the old file. Any early return drops the pending file's guard,
-//! which removes it.
+//! CSRF → pipeline on the blocking pool → store the new picture → one transaction points the
+//! user at it → only then delete the old one. A failed commit discards the new picture; any
+//! other way out (a panic, a client gone mid-request) drops its guard, which removes it.
 
 use std::time::Duration;
 
@@ -135,13 +135,35 @@ pub async fn upload(
         }
     };
 
-    let pending = avatars.write(jpeg).await?;
+    let pending = match avatars.write(jpeg).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            tracing::warn!(error = %e, "the picture store refused a new picture");
+            count_upload("store_unavailable");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Pictures cannot be saved right now. Try again in a few minutes; your current \
+                 picture is unchanged."
+                    .into(),
+            );
+        }
+    };
     let new_name = pending.name().file_name();
     let id = user.id;
-    let old = db
+    let swapped = db
         .run(move |conn| Ok::<_, AppError>(users::swap_picture(conn, id, Some(&new_name))?))
-        .await?;
-    pending.keep();
+        .await;
+    let old = match swapped {
+        Ok(old) => {
+            pending.keep();
+            old
+        }
+        Err(e) => {
+            // Awaited, so that the new picture is gone by the time the answer is.
+            pending.discard().await;
+            return Err(e);
+        }
+    };
     if let Some(old) = old {
         avatars.remove_replaced(old).await;
     }

@@ -2,6 +2,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use crate::auth::{MaybeUser, TypedSession};
+use crate::avatar::PictureUrls;
 use crate::db::{Db, users};
 use crate::error::AppError;
 use crate::templates::{Layout, ProfilePage, avatar_url, render};
@@ -11,6 +12,7 @@ pub async fn show(
     viewer: MaybeUser,
     session: TypedSession,
     db: web::Data<Db>,
+    urls: web::Data<PictureUrls>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
     let user = db
@@ -20,7 +22,7 @@ pub async fn show(
     let page = ProfilePage {
         layout: Layout::new(viewer.0.as_ref(), &session, false)?,
         is_own: viewer.0.as_ref().is_some_and(|v| v.id == user.id),
-        avatar_url: avatar_url(&user.username, user.picture.as_deref()),
+        avatar_url: avatar_url(&urls, &user.username, user.picture.as_deref()),
         username: user.username,
     };
     render(StatusCode::OK, &page)

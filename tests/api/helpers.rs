@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use diesel::prelude::*;
-use folio::config::Settings;
+use folio::avatar::PictureStore;
+use folio::config::{MediaStore, S3Settings, Settings};
 use folio::db::{DatabaseUrl, Db, PoolOptions};
 use folio::startup::Application;
+use object_store::ObjectStore;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Client, Response, StatusCode, multipart, redirect::Policy};
@@ -23,6 +25,8 @@ use tempfile::TempDir;
 
 #[path = "../common/postgres.rs"]
 pub mod postgres;
+#[path = "../common/s3.rs"]
+pub mod s3;
 
 pub const PASSWORD: &str = "a-long-unusual-pass";
 
@@ -30,6 +34,54 @@ pub const PASSWORD: &str = "a-long-unusual-pass";
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// Where a test binary's apps keep pictures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Folder,
+    /// A bucket of its own on this binary's `s3s-fs` server.
+    S3,
+}
+
+/// A fresh bucket on this test binary's S3 server, as the settings name it; `None` when
+/// `s3s-fs` is not installed (said once).
+pub fn fresh_bucket() -> Option<MediaStore> {
+    let server = s3::shared()?;
+    Some(bucket_settings(server, &server.create_bucket(), ""))
+}
+
+pub fn bucket_settings(server: &s3::S3Server, bucket: &str, prefix: &str) -> MediaStore {
+    MediaStore::S3(S3Settings {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+        endpoint: Some(server.endpoint()),
+        region: "us-east-1".into(),
+        access_key_id: Some(s3::ACCESS_KEY.into()),
+        secret_access_key: Some(s3::SECRET_KEY.into()),
+        session_token: None,
+        allow_http: true,
+    })
+}
+
+/// Runs `future` to completion on a thread of its own, for the synchronous helpers below that
+/// must talk to the bucket from inside a test's runtime.
+fn block_on<F: std::future::Future + Send>(future: F) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(future)
+            })
+            .join()
+            .expect("helper thread")
+    })
 }
 
 /// A test's own PostgreSQL database, dropped when the last app using it goes.
@@ -75,6 +127,13 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         Backend::Postgres => Some(Arc::new(fresh_pg_database())),
     };
     let mut settings = test_settings(&dir, database.as_deref());
+    if crate::STORE == Store::S3 {
+        // Without s3s-fs the whole S3 test binary has nothing to run (said in one line).
+        let Some(bucket) = fresh_bucket() else {
+            std::process::exit(0);
+        };
+        settings.media_store = bucket;
+    }
     customize(&mut settings);
     start(settings, dir, Arc::new(Jar::default()), database).await
 }
@@ -355,16 +414,105 @@ impl TestApp {
         self.handle.stop(true).await;
     }
 
+    /// The folder of pictures (a folder store's).
     pub fn pics_dir(&self) -> PathBuf {
         self.settings.profile_pics_dir()
     }
 
-    /// The exact set of files in `profile_pics/`.
+    /// The store the app uses, opened anew.
+    pub fn store(&self) -> PictureStore {
+        match &self.settings.media_store {
+            MediaStore::Folder => PictureStore::folder(&self.settings.media_dir).expect("folder"),
+            MediaStore::S3(s3) => PictureStore::s3(s3).expect("bucket"),
+        }
+    }
+
+    /// The exact set of files in `profile_pics/`, or of objects in the bucket (named from
+    /// `profile_pics/` on; anything outside it by its whole key, so strays show too).
     pub fn picture_files(&self) -> BTreeSet<String> {
-        std::fs::read_dir(self.pics_dir())
-            .expect("profile_pics exists")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect()
+        match &self.settings.media_store {
+            MediaStore::Folder => std::fs::read_dir(self.pics_dir())
+                .expect("profile_pics exists")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect(),
+            MediaStore::S3(s3) => {
+                let bucket = raw_bucket(s3);
+                let root = if s3.prefix.is_empty() {
+                    "profile_pics/".to_owned()
+                } else {
+                    format!("{}/profile_pics/", s3.prefix)
+                };
+                block_on(async move {
+                    use futures_util::StreamExt;
+                    let mut names = BTreeSet::new();
+                    let mut listing = bucket.list(None);
+                    while let Some(meta) = listing.next().await {
+                        let key = meta.expect("list the bucket").location.to_string();
+                        names.insert(key.strip_prefix(&root).map_or(key.clone(), str::to_owned));
+                    }
+                    names
+                })
+            }
+        }
+    }
+
+    /// The bytes stored under `name` in `profile_pics/`, read from the store itself.
+    pub fn stored_bytes(&self, name: &str) -> Vec<u8> {
+        match &self.settings.media_store {
+            MediaStore::Folder => std::fs::read(self.pics_dir().join(name)).expect("read"),
+            MediaStore::S3(s3) => {
+                let (bucket, key) = (raw_bucket(s3), self.key_of(name));
+                block_on(async move {
+                    use object_store::ObjectStoreExt;
+                    let got = bucket.get(&key).await.expect("get the object");
+                    got.bytes().await.expect("its bytes").to_vec()
+                })
+            }
+        }
+    }
+
+    /// Writes `bytes` under any `name` in `profile_pics/`, behind the app's back.
+    pub fn put_raw(&self, name: &str, bytes: Vec<u8>) {
+        match &self.settings.media_store {
+            MediaStore::Folder => std::fs::write(self.pics_dir().join(name), bytes).expect("write"),
+            MediaStore::S3(s3) => {
+                let (bucket, key) = (raw_bucket(s3), self.key_of(name));
+                block_on(async move {
+                    use object_store::ObjectStoreExt;
+                    bucket
+                        .put(&key, bytes.into())
+                        .await
+                        .expect("put the object");
+                });
+            }
+        }
+    }
+
+    /// Makes `name` in `profile_pics/` look `by` older. A bucket's objects take their time
+    /// from s3s-fs's files, so those are aged.
+    pub fn age(&self, name: &str, by: Duration) {
+        let path = match &self.settings.media_store {
+            MediaStore::Folder => self.pics_dir().join(name),
+            MediaStore::S3(s3) => s3::shared()
+                .expect("the S3 server")
+                .bucket_dir(&s3.bucket)
+                .join(self.key_of(name).to_string()),
+        };
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("open {} to set its time: {e}", path.display()));
+        file.set_modified(std::time::SystemTime::now() - by)
+            .expect("set mtime");
+    }
+
+    fn key_of(&self, name: &str) -> object_store::path::Path {
+        match &self.settings.media_store {
+            MediaStore::S3(s3) if !s3.prefix.is_empty() => {
+                format!("{}/profile_pics/{name}", s3.prefix).into()
+            }
+            _ => format!("profile_pics/{name}").into(),
+        }
     }
 
     pub fn db(&self) -> Db {
@@ -408,6 +556,25 @@ impl TestApp {
             Backend::Postgres => postgres,
         });
     }
+}
+
+/// The bucket itself, through a client of the tests' own (not the app's store).
+fn raw_bucket(s3: &S3Settings) -> object_store::aws::AmazonS3 {
+    use secrecy::ExposeSecret;
+    object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(&s3.bucket)
+        .with_region(&s3.region)
+        .with_endpoint(s3.endpoint.as_deref().expect("an endpoint"))
+        .with_access_key_id(s3.access_key_id.as_deref().expect("a key"))
+        .with_secret_access_key(
+            s3.secret_access_key
+                .as_ref()
+                .expect("a secret")
+                .expose_secret(),
+        )
+        .with_allow_http(true)
+        .build()
+        .expect("a bucket client")
 }
 
 pub fn header(headers: &HeaderMap, name: &str) -> String {

@@ -4,6 +4,7 @@
 mod helpers;
 
 /// This binary runs the suite on SQLite; `tests/postgres` runs it again on PostgreSQL.
+pub const STORE: helpers::Store = helpers::Store::Folder;
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod account;

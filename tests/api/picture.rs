@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
 
@@ -67,7 +67,7 @@ async fn served(app: &TestApp, name: &str) -> DecodedJpeg {
         "public, max-age=31536000, immutable"
     );
     let body = response.bytes().await.expect("body");
-    let on_disk = std::fs::read(app.pics_dir().join(name)).expect("the file");
+    let on_disk = app.stored_bytes(name);
     assert!(
         body[..] == on_disk[..],
         "the served bytes are the stored file"
@@ -198,7 +198,7 @@ fn state(app: &TestApp) -> State {
             .picture_files()
             .into_iter()
             .map(|name| {
-                let bytes = std::fs::read(app.pics_dir().join(&name)).expect("read");
+                let bytes = app.stored_bytes(&name);
                 (name, bytes)
             })
             .collect(),
@@ -378,7 +378,7 @@ async fn camera_metadata_is_not_stored() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let name = the_only_picture(&app, "alice");
     assert_quadrants(&served(&app, &name).await, UPRIGHT, "camera picture");
-    let stored = std::fs::read(app.pics_dir().join(&name)).expect("read");
+    let stored = app.stored_bytes(&name);
     for needle in [
         &b"Exif"[..],
         b"http://ns.adobe.com/xap",
@@ -1226,7 +1226,6 @@ async fn two_concurrent_uploads_leave_exactly_one_file() {
 #[tokio::test]
 async fn only_stored_picture_names_are_served() {
     let (app, name) = app_with_picture().await;
-    let dir = app.pics_dir();
     let stem = name.strip_suffix(".jpg").expect("a .jpg");
     let upper = format!("{}.jpg", stem.to_uppercase());
     // The same UUID with version 1 instead of 4.
@@ -1240,7 +1239,7 @@ async fn only_stored_picture_names_are_served() {
         &"x.jpg".to_owned(),
         &format!("{stem}.JPG"),
     ] {
-        std::fs::copy(dir.join(&name), dir.join(other)).expect("copy");
+        app.put_raw(other, app.stored_bytes(&name));
     }
     for path in [
         format!("/media/profile_pics/{upper}"),
@@ -1270,49 +1269,53 @@ async fn only_stored_picture_names_are_served() {
 // Garbage collection
 // ---------------------------------------------------------------------------------------
 
-fn age(path: &Path, by: Duration) {
-    let file = std::fs::File::options()
-        .write(true)
-        .open(path)
-        .expect("open to set its time");
-    file.set_modified(SystemTime::now() - by)
-        .expect("set mtime");
-}
-
 #[tokio::test]
 async fn gc_removes_old_orphans_and_temporary_files_only() {
-    use folio::avatar::PictureStore;
     use folio::gc::collect_garbage;
 
     let (app, referenced) = app_with_picture().await;
-    let dir = app.pics_dir();
-    let jpeg = std::fs::read(dir.join(&referenced)).expect("read");
+    let jpeg = app.stored_bytes(&referenced);
     let fresh_name = || format!("{}.jpg", uuid::Uuid::new_v4());
     let old_orphan = fresh_name();
     let new_orphan = fresh_name();
-    let old_temp = format!(".tmp-{}", uuid::Uuid::new_v4());
-    let new_temp = format!(".tmp-{}", uuid::Uuid::new_v4());
     let not_ours = "notes.txt".to_owned();
-    for name in [&old_orphan, &new_orphan, &old_temp, &new_temp, &not_ours] {
-        std::fs::write(dir.join(name), &jpeg).expect("write");
+    let mut old = vec![referenced.clone(), old_orphan.clone(), not_ours.clone()];
+    let mut new = vec![new_orphan.clone()];
+    for name in [&old_orphan, &new_orphan, &not_ours] {
+        app.put_raw(name, jpeg.clone());
     }
-    let two_hours = Duration::from_secs(2 * 3600);
-    for name in [&referenced, &old_orphan, &old_temp, &not_ours] {
-        age(&dir.join(name), two_hours);
+    // Only a folder has half-written files: an older Folio's temporary files, and the staging
+    // copy of a write that a crash interrupted.
+    let mut removable = vec![old_orphan.clone()];
+    if app.store().folder_path().is_some() {
+        let (old_temp, new_temp) = (
+            format!(".tmp-{}", uuid::Uuid::new_v4()),
+            format!(".tmp-{}", uuid::Uuid::new_v4()),
+        );
+        let (old_staging, new_staging) =
+            (format!("{}#1", fresh_name()), format!("{}#1", fresh_name()));
+        for name in [&old_temp, &new_temp, &old_staging, &new_staging] {
+            app.put_raw(name, jpeg.clone());
+        }
+        old.extend([old_temp.clone(), old_staging.clone()]);
+        new.extend([new_temp, new_staging]);
+        removable.extend([old_temp, old_staging]);
+    }
+    for name in &old {
+        app.age(name, Duration::from_secs(2 * 3600));
     }
 
-    let store = PictureStore::new(&dir);
-    let report = collect_garbage(&app.db(), &store, Duration::from_secs(3600)).expect("gc runs");
-    let removed: BTreeSet<PathBuf> = report.removed_files.into_iter().collect();
-    assert_eq!(
-        removed,
-        [dir.join(&old_orphan), dir.join(&old_temp)]
-            .into_iter()
-            .collect(),
-    );
+    let store = app.store();
+    let report = collect_garbage(&app.db(), &store, Duration::from_secs(3600))
+        .await
+        .expect("gc runs");
+    let removed: BTreeSet<String> = report.removed.into_iter().collect();
+    assert_eq!(removed, removable.iter().cloned().collect());
+    let mut kept: Vec<&String> = vec![&referenced, &not_ours];
+    kept.extend(&new);
     assert_eq!(
         app.picture_files(),
-        set_of(&[&referenced, &new_orphan, &new_temp, &not_ours])
+        kept.into_iter().cloned().collect::<BTreeSet<_>>()
     );
     assert_eq!(
         app.picture_of("alice").as_deref(),
@@ -1321,12 +1324,10 @@ async fn gc_removes_old_orphans_and_temporary_files_only() {
     assert_quadrants(&served(&app, &referenced).await, UPRIGHT, "kept");
 
     // A second run finds nothing more to do.
-    let report = collect_garbage(&app.db(), &store, Duration::from_secs(3600)).expect("gc runs");
-    assert!(
-        report.removed_files.is_empty(),
-        "{:?}",
-        report.removed_files
-    );
+    let report = collect_garbage(&app.db(), &store, Duration::from_secs(3600))
+        .await
+        .expect("gc runs");
+    assert!(report.removed.is_empty(), "{:?}", report.removed);
 }
 
 /// A body that sends its start and then stalls is cut off with 408 once the idle timeout

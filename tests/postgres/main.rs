@@ -6,6 +6,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+pub const STORE: helpers::Store = helpers::Store::Folder;
 pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
 #[path = "../api/account.rs"]
@@ -22,3 +23,4 @@ mod picture;
 mod sessions;
 
 mod instances;
+mod objects;

@@ -1,0 +1,17 @@
+//! The picture tests of `tests/api` again, with pictures in an S3 bucket: a real S3 server
+//! (`s3s-fs`, which checks every request's signature) that this binary starts on loopback, a
+//! bucket per test. The database is SQLite here; `tests/postgres/objects.rs` has several
+//! instances on PostgreSQL sharing a bucket.
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+pub const STORE: helpers::Store = helpers::Store::S3;
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
+
+#[path = "../api/operations.rs"]
+mod operations;
+#[path = "../api/picture.rs"]
+mod picture;
+
+mod store;
