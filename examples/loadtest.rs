@@ -7,7 +7,10 @@
 //!
 //! `--database-url URL` (repeatable) runs the phases once per database, one after the other:
 //! `sqlite` (the default) is a fresh SQLite file, `postgres://…` an existing PostgreSQL
-//! database (empty or not: each run's user names are new).
+//! database (empty or not: each run's user names are new). `--media-store VALUE` (repeatable)
+//! does the same for the picture store: `folder` (the default) or `s3://BUCKET`, reached with
+//! the `AWS_*` variables of this process's environment. `--uploads-only` skips the page and
+//! burst phases.
 //!
 //! With `--peer http://127.0.0.1:8811 --peer-pid PID` the same phases also run against the
 //! FastAPI + Pillow peer (its API: POST /users, PATCH /api/users/{id}/picture, GET /users/{id}),
@@ -29,6 +32,8 @@ use reqwest::{Body, Client, StatusCode, multipart, redirect::Policy};
 struct Args {
     seconds: u64,
     database_urls: Vec<String>,
+    media_stores: Vec<String>,
+    uploads_only: bool,
     peer: Option<String>,
     peer_pid: Option<u32>,
 }
@@ -37,6 +42,8 @@ fn args() -> Args {
     let mut args = Args {
         seconds: 10,
         database_urls: Vec::new(),
+        media_stores: Vec::new(),
+        uploads_only: false,
         peer: None,
         peer_pid: None,
     };
@@ -49,6 +56,10 @@ fn args() -> Args {
             "--database-url" => args
                 .database_urls
                 .push(it.next().expect("--database-url URL")),
+            "--media-store" => args
+                .media_stores
+                .push(it.next().expect("--media-store folder|s3://BUCKET")),
+            "--uploads-only" => args.uploads_only = true,
             "--peer" => args.peer = it.next(),
             "--peer-pid" => args.peer_pid = it.next().and_then(|s| s.parse().ok()),
             other => panic!("unknown argument {other}"),
@@ -57,13 +68,16 @@ fn args() -> Args {
     if args.database_urls.is_empty() {
         args.database_urls.push("sqlite".into());
     }
+    if args.media_stores.is_empty() {
+        args.media_stores.push("folder".into());
+    }
     args
 }
 
 /// The two kinds of server under test.
 #[derive(Clone)]
 enum Target {
-    Folio { base: String, backend: &'static str },
+    Folio { base: String, backend: String },
     Peer { base: String },
 }
 
@@ -282,7 +296,7 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn start_folio(dir: &std::path::Path, database_url: &str) -> (Child, String) {
+fn start_folio(dir: &std::path::Path, database_url: &str, media_store: &str) -> (Child, String) {
     let binary = std::env::current_exe()
         .expect("exe")
         .parent()
@@ -300,6 +314,14 @@ fn start_folio(dir: &std::path::Path, database_url: &str) -> (Child, String) {
             },
         )
         .env("FOLIO_MEDIA_DIR", dir.join("media"))
+        .env(
+            "FOLIO_MEDIA_STORE",
+            if media_store == "folder" {
+                ""
+            } else {
+                media_store
+            },
+        )
         .env("FOLIO_SECRET_KEY_FILE", dir.join("folio.key"))
         .env("RUST_LOG", "warn,folio::startup=info")
         .stderr(Stdio::piped())
@@ -322,19 +344,27 @@ fn start_folio(dir: &std::path::Path, database_url: &str) -> (Child, String) {
     (child, base)
 }
 
-async fn phases(target: Target, pid: u32, seconds: u64, photo12: Bytes, photo24: Bytes) {
+async fn phases(
+    target: Target,
+    pid: u32,
+    seconds: u64,
+    uploads_only: bool,
+    photo12: Bytes,
+    photo24: Bytes,
+) {
     let duration = Duration::from_secs(seconds);
-    let label = match target {
+    let label = match &target {
         Target::Folio { backend, .. } => format!("folio {backend}"),
         Target::Peer { .. } => "peer".to_owned(),
     };
     // New names on every run and backend, so a database that is not empty does not matter.
+    static PHASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let prefix = format!(
-        "{}{}",
-        label.replace(' ', "-"),
+        "lt{}x{}",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() % 1_000_000)
+            .map_or(0, |d| d.as_millis() % 1_000_000),
+        PHASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let mut uploaders = Vec::new();
     for i in 0..16 {
@@ -368,6 +398,9 @@ async fn phases(target: Target, pid: u32, seconds: u64, photo12: Bytes, photo24:
         per_upload(own_cpu, std::process::id())
     );
 
+    if uploads_only {
+        return;
+    }
     let (r, url) = (reader.clone(), profile.clone());
     let pages = run(16, duration, move |_| {
         let (r, url) = (r.clone(), url.clone());
@@ -412,24 +445,33 @@ async fn main() {
     let photo24 = Bytes::from(all[1].bytes.clone());
 
     for database_url in &args.database_urls {
-        let backend = if database_url == "sqlite" {
-            "sqlite"
-        } else {
-            "postgresql"
-        };
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (mut child, base) = start_folio(dir.path(), database_url);
-        println!("folio on {backend} at {base}, {} s per phase", args.seconds);
-        phases(
-            Target::Folio { base, backend },
-            child.id(),
-            args.seconds,
-            photo12.clone(),
-            photo24.clone(),
-        )
-        .await;
-        let _ = child.kill();
-        let _ = child.wait();
+        for media_store in &args.media_stores {
+            let database = if database_url == "sqlite" {
+                "sqlite"
+            } else {
+                "postgresql"
+            };
+            let store = if media_store == "folder" {
+                "folder"
+            } else {
+                "s3"
+            };
+            let backend = format!("{database}+{store}");
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (mut child, base) = start_folio(dir.path(), database_url, media_store);
+            println!("folio on {backend} at {base}, {} s per phase", args.seconds);
+            phases(
+                Target::Folio { base, backend },
+                child.id(),
+                args.seconds,
+                args.uploads_only,
+                photo12.clone(),
+                photo24.clone(),
+            )
+            .await;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     if let Some(peer) = args.peer {
@@ -439,6 +481,7 @@ async fn main() {
             Target::Peer { base: peer },
             pid,
             args.seconds,
+            args.uploads_only,
             photo12,
             photo24,
         )
