@@ -270,7 +270,8 @@ impl Settings {
                 let base = text.trim().trim_end_matches('/');
                 let ok = (base.starts_with("https://") || base.starts_with("http://"))
                     && base.len() > "https://".len()
-                    && !base.contains(['?', '#', '"', '<', '>', ' ']);
+                    && !base.contains(['?', '#', '"', '\'', '<', '>', ';', ','])
+                    && !base.contains(char::is_whitespace);
                 if ok {
                     Ok(base.to_owned())
                 } else {
@@ -399,6 +400,10 @@ mod tests {
             ("FOLIO_MEDIA_STORE", "s3://bucket/a/../b"),
             ("FOLIO_MEDIA_PUBLIC_URL", "cdn.example.org"),
             ("FOLIO_MEDIA_PUBLIC_URL", "javascript:alert(1)"),
+            (
+                "FOLIO_MEDIA_PUBLIC_URL",
+                "https://cdn.example.org; script-src *",
+            ),
         ] {
             let err = settings(&[(name, value)]).expect_err(value);
             assert_eq!(err.name, name);

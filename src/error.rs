@@ -88,12 +88,23 @@ pub async fn catch_session_errors(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let slot = Rc::new(RefCell::new(Some(req.request().clone())));
     req.extensions_mut().insert(ErrorSlot(slot.clone()));
+    // The request's extensions hold the slot, and the slot a copy of the request: should this
+    // future be dropped half-way (a client gone), the guard still breaks that cycle.
+    let slot = EmptiedOnDrop(slot);
     let result = next.call(req).await;
-    let kept = slot.borrow_mut().take();
+    let kept = slot.0.borrow_mut().take();
     match (result, kept) {
         (Ok(res), _) => Ok(res.map_into_left_body()),
         (Err(e), Some(request)) => Ok(ServiceResponse::from_err(e, request).map_into_right_body()),
         (Err(e), None) => Err(e),
+    }
+}
+
+struct EmptiedOnDrop(Rc<RefCell<Option<HttpRequest>>>);
+
+impl Drop for EmptiedOnDrop {
+    fn drop(&mut self) {
+        self.0.borrow_mut().take();
     }
 }
 

@@ -33,21 +33,20 @@ const BUCKETS: &[f64] = &[
 /// The process's one recorder. `metrics` allows a single global recorder, and tests start
 /// many apps in one process: the first app that asks installs it, the others share it.
 fn handle() -> anyhow::Result<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle);
-    }
-    let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)?
-        .build_recorder();
-    let handle = recorder.handle();
-    // Another thread may have won the race: then its recorder and handle are the ones used.
-    if metrics::set_global_recorder(recorder).is_ok() {
-        let _ = HANDLE.set(handle);
-    }
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
     HANDLE
-        .get()
-        .ok_or_else(|| anyhow::anyhow!("another metrics recorder is installed"))
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .map_err(|e| e.to_string())?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder)
+                .map_err(|_| "another metrics recorder is installed".to_owned())?;
+            Ok(handle)
+        })
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Starts the metrics endpoint on `listener`: `GET /metrics` in Prometheus' text format.
@@ -84,7 +83,12 @@ pub async fn track_requests(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let method = req.method().as_str().to_owned();
+    // Any token is a valid method to actix: only the standard ones become labels.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());

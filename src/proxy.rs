@@ -71,11 +71,11 @@ impl TrustedProxies {
         // Each proxy appends the address it saw; walk back from the nearest until an address
         // that is not a trusted proxy: that is the client. An entry that is not an address
         // stops the walk at the last hop that could be believed.
+        // Split as bytes: one hop of junk must not hide the hops the proxies appended.
         let hops: Vec<&str> = headers
             .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .map(|hop| std::str::from_utf8(hop).map_or("", str::trim))
             .collect();
         let mut client = peer_ip;
         for hop in hops.iter().rev() {
@@ -191,6 +191,13 @@ mod tests {
         // Garbage stops the walk at the last address that could be believed.
         let h = headers(&[("x-forwarded-for", "198.51.100.4, unknown, 10.0.0.7")]);
         assert_eq!(proxies.client(peer("10.0.0.2"), &h).ip, ip("10.0.0.7"));
+        // A hop that is not even text does not hide the ones after it.
+        let mut h = HeaderMap::new();
+        h.append(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.4").expect("value"),
+        );
+        assert_eq!(proxies.client(peer("10.0.0.2"), &h).ip, ip("198.51.100.4"));
         // Ports and brackets are allowed.
         let h = headers(&[("x-forwarded-for", "[2001:db8::5]:443")]);
         assert_eq!(proxies.client(peer("10.0.0.2"), &h).ip, ip("2001:db8::5"));

@@ -223,16 +223,25 @@ impl PictureStore {
         self.root.clone().join(name.file_name())
     }
 
-    /// Proves at start that pictures can be stored: a folder must take a file; a bucket must
-    /// exist and accept the credentials (listing it asks both). The error says which.
+    /// Proves at start that pictures can be stored: a bucket must exist and accept the
+    /// credentials (listing it asks both; the error says which), and either store must take
+    /// a picture the way uploads write one (create-only) and delete it.
     pub async fn check(&self) -> Result<(), String> {
+        self.check_bucket().await?;
+        let probe = self
+            .put_new(Vec::new())
+            .await
+            .map_err(|e| format!("cannot store a picture in {}: {e}", self.describe()))?;
+        let name = probe.name();
+        probe.keep();
+        self.delete(&name)
+            .await
+            .map_err(|e| format!("cannot delete a picture from {}: {e}", self.describe()))
+    }
+
+    async fn check_bucket(&self) -> Result<(), String> {
         match &self.backend {
-            Backend::Folder(dir) => {
-                let probe = dir.join(format!("{TEMP_PREFIX}probe-{}", Uuid::new_v4()));
-                std::fs::write(&probe, b"")
-                    .and_then(|()| std::fs::remove_file(&probe))
-                    .map_err(|e| format!("cannot write to '{}': {e}", dir.display()))
-            }
+            Backend::Folder(_) => Ok(()),
             Backend::S3 { bucket } => {
                 let Err(e) = self.objects.list_with_delimiter(Some(&self.root)).await else {
                     return Ok(());

@@ -111,7 +111,8 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.is_broken()
+        // A panic mid-transaction leaves the connection in an unknown state.
+        std::thread::panicking() || conn.is_broken()
     }
 }
 
@@ -222,15 +223,17 @@ fn migrate(conn: &mut DbConn) -> anyhow::Result<()> {
                 .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
                 .execute(pg)
                 .context("cannot take the migration lock")?;
-            let result = pg
+            let migrated = pg
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(drop)
                 .map_err(|e| anyhow::anyhow!("{e}"));
-            diesel::sql_query("SELECT pg_advisory_unlock($1)")
+            // The migration's own error comes first; the lock also goes with the connection.
+            let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
                 .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
                 .execute(pg)
-                .context("cannot release the migration lock")?;
-            result
+                .map(drop)
+                .context("cannot release the migration lock");
+            migrated.and(unlocked)
         }
         // An exclusive transaction is SQLite's lock; each migration's own transaction nests
         // inside it as a savepoint.
@@ -265,7 +268,13 @@ where
             Ok(value)
         }
         Err(e) => {
-            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            // The caller's error is the one that matters; a failed rollback leaves the
+            // connection marked broken, and the pool drops it.
+            if let Err(rollback) =
+                <DbConn as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
             Err(e)
         }
     }

@@ -25,7 +25,8 @@ pub async fn serve_picture(
         Ok(fetched) => {
             let mut response = HttpResponse::Ok();
             response
-                .insert_header((header::CONTENT_LENGTH, fetched.size))
+                // The size is known: sent as Content-Length rather than chunked.
+                .no_chunking(fetched.size)
                 .insert_header((header::LAST_MODIFIED, HttpDate::from(fetched.last_modified)));
             if let Some(etag) = &fetched.etag {
                 response.insert_header((header::ETAG, etag.as_str()));

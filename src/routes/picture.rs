@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::{Stream, StreamExt};
 
 use crate::auth::{CurrentUser, TypedSession};
-use crate::avatar::{Avatars, Rejection};
+use crate::avatar::{Avatars, PendingPicture, Rejection};
 use crate::db::{Db, users};
 use crate::error::{AppError, see_other};
 use crate::templates::AccountErrors;
@@ -148,29 +148,66 @@ pub async fn upload(
             );
         }
     };
-    let new_name = pending.name().file_name();
     let id = user.id;
-    let swapped = db
-        .run(move |conn| Ok::<_, AppError>(users::swap_picture(conn, id, Some(&new_name))?))
-        .await;
-    let old = match swapped {
-        Ok(old) => {
-            pending.keep();
-            old
-        }
-        Err(e) => {
-            // Awaited, so that the new picture is gone by the time the answer is.
-            pending.discard().await;
-            return Err(e);
-        }
-    };
-    if let Some(old) = old {
-        avatars.remove_replaced(old).await;
-    }
+    commit(db.get_ref().clone(), avatars.get_ref().clone(), pending, id).await?;
     count_upload("stored");
     tracing::info!(user_id = id, size, "profile picture updated");
     session.flash("Profile picture updated")?;
     Ok(see_other("/account"))
+}
+
+/// Points the user at the new picture and settles what becomes of it and of the old one.
+///
+/// This runs as a task of its own, which finishes even if the visitor goes away and the
+/// handler is dropped mid-request: the commit may land after that moment, and the new
+/// picture must then stay (and the old one go), not be deleted by a dropped guard.
+async fn commit(
+    db: Db,
+    avatars: Avatars,
+    pending: PendingPicture,
+    id: i64,
+) -> Result<(), AppError> {
+    let task = actix_web::rt::spawn(async move {
+        let name = pending.name().file_name();
+        let new = name.clone();
+        let swapped = db
+            .run(move |conn| Ok::<_, AppError>(users::swap_picture(conn, id, Some(&new))?))
+            .await;
+        let error = match swapped {
+            Ok(old) => {
+                pending.keep();
+                if let Some(old) = old {
+                    avatars.remove_replaced(old).await;
+                }
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        // A COMMIT whose answer was lost (the connection dropped on the way back) may still
+        // have landed: only a picture the row certainly does not name is deleted now.
+        let current = db
+            .run(move |conn| Ok::<_, AppError>(users::find(conn, id)?))
+            .await;
+        match current {
+            Ok(Some(user)) if user.picture.as_deref() == Some(name.as_str()) => {
+                // It did land; the replaced picture, unknown here, is left for `folio gc`.
+                pending.keep();
+                Ok(())
+            }
+            Ok(_) => {
+                // Awaited, so that the new picture is gone by the time the answer is.
+                pending.discard().await;
+                Err(error)
+            }
+            Err(_) => {
+                tracing::warn!(picture = %name, "commit unknown: the picture is left for folio gc");
+                pending.keep();
+                Err(error)
+            }
+        }
+    });
+    task.await
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("the picture commit task failed: {e}")))?
 }
 
 fn count_upload(outcome: &'static str) {

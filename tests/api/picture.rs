@@ -66,7 +66,13 @@ async fn served(app: &TestApp, name: &str) -> DecodedJpeg {
         header(&headers, "cache-control"),
         "public, max-age=31536000, immutable"
     );
+    let length = header(&headers, "content-length");
     let body = response.bytes().await.expect("body");
+    assert_eq!(
+        length,
+        body.len().to_string(),
+        "sent with its length, not chunked"
+    );
     let on_disk = app.stored_bytes(name);
     assert!(
         body[..] == on_disk[..],
