@@ -18,7 +18,7 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| BestEffortStderr);
     let _ = match format {
         LogFormat::Text => builder
             .with_ansi(std::io::stderr().is_terminal())
@@ -29,6 +29,23 @@ pub fn init(format: LogFormat) {
             .with_span_list(false)
             .try_init(),
     };
+}
+
+/// Stderr for log lines, which are best effort: when nothing reads them any more (the pipe
+/// to a log collector that died), a line is dropped. tracing-subscriber reports a failed
+/// write with `eprintln!`, which panics on a closed stderr and would take the server down.
+struct BestEffortStderr;
+
+impl std::io::Write for BestEffortStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 /// The span every request's log lines carry. It is built here rather than by

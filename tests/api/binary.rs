@@ -144,3 +144,61 @@ fn json_logs_are_one_object_per_line() {
         "{messages:?}"
     );
 }
+
+/// A server process that is killed when the test ends, passed or failed.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_server_outlives_the_reader_of_its_log() {
+    // A log collector that dies closes the pipe: the next log line must not end the server.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_folio"))
+            .current_dir(dir.path())
+            .env("FOLIO_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start folio"),
+    );
+    let port = {
+        let mut lines = BufReader::new(child.0.stderr.take().expect("stderr")).lines();
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.find("listening on http://127.0.0.1:")
+                    .map(|at| line[at + 30..].trim().to_owned())
+            })
+            .expect("folio says where it listens")
+        // The reader is dropped here: the pipe is closed.
+    };
+    for _ in 0..3 {
+        let mut stream =
+            std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("still listening");
+        // A server whose worker died answers nothing: wait a bounded time, then fail.
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .expect("timeout");
+        use std::io::{Read, Write};
+        stream
+            .write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("request");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer:?}");
+    }
+    assert!(
+        child.0.try_wait().expect("status").is_none(),
+        "still running"
+    );
+}

@@ -104,8 +104,18 @@ async fn eight_uploads_at_once_through_two_instances_leave_exactly_the_one_shown
     );
 }
 
+/// A server process that is killed when the test ends, passed or failed.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `folio serve` process on `app`'s database and bucket (the key file is shared).
-fn serve_process(app: &TestApp) -> (Child, u16) {
+fn serve_process(app: &TestApp) -> (Running, u16) {
     use std::io::{BufRead, BufReader};
     let MediaStore::S3(s3) = &app.settings.media_store else {
         panic!("a bucket");
@@ -125,6 +135,7 @@ fn serve_process(app: &TestApp) -> (Child, u16) {
         .env("AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY)
         .env("AWS_ALLOW_HTTP", "true")
         .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start folio");
@@ -139,7 +150,7 @@ fn serve_process(app: &TestApp) -> (Child, u16) {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    (child, port)
+    (Running(child), port)
 }
 
 #[tokio::test]
@@ -190,8 +201,8 @@ async fn an_instance_killed_in_the_middle_of_an_upload_loses_nobody_their_pictur
                 drop(sender);
             }
             // kill -9: no chance to clean up anything.
-            victim.kill().expect("kill -9");
-            victim.wait().expect("reaped");
+            victim.0.kill().expect("kill -9");
+            victim.0.wait().expect("reaped");
         };
         let (response, ()) = tokio::join!(request, feed);
         assert!(response.is_err() || response.is_ok_and(|r| r.status().is_server_error()));
