@@ -577,6 +577,15 @@ fn raw_bucket(s3: &S3Settings) -> object_store::aws::AmazonS3 {
         .expect("a bucket client")
 }
 
+/// A PNG of one colour, for tests that need a picture but not its pixels.
+pub fn solid_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(width, height, image::Rgb(rgb));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
+}
+
 pub fn header(headers: &HeaderMap, name: &str) -> String {
     headers
         .get(name)

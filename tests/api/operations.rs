@@ -33,7 +33,9 @@ fn head_lines(answer: &str) -> (String, Vec<(String, String)>, String) {
 async fn head_answers_like_get_without_a_body() {
     let app = spawn_app().await;
     app.sign_up("hedda").await;
-    let upload = app.upload_picture(tiny_png(), "me.png", "image/png").await;
+    let upload = app
+        .upload_picture(solid_png(40, 30, [10, 120, 200]), "me.png", "image/png")
+        .await;
     assert_eq!(upload.status(), StatusCode::SEE_OTHER);
     let picture = app.picture_of("hedda").expect("a picture");
     let paths = [
@@ -135,7 +137,9 @@ async fn the_metrics_endpoint_counts_requests_uploads_and_the_pool() {
     app.sign_up("mia").await;
     app.get("/users/mia").await;
     app.get("/users/nobody").await;
-    let stored = app.upload_picture(tiny_png(), "me.png", "image/png").await;
+    let stored = app
+        .upload_picture(solid_png(40, 30, [10, 120, 200]), "me.png", "image/png")
+        .await;
     assert_eq!(stored.status(), StatusCode::SEE_OTHER);
     let refused = app
         .upload_picture(
@@ -171,13 +175,4 @@ async fn the_metrics_endpoint_counts_requests_uploads_and_the_pool() {
     assert!(!text.contains("route=\"/users/mia\""), "{text}");
     // The public site does not serve them.
     assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
-}
-
-/// A 40×30 PNG.
-fn tiny_png() -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(40, 30, image::Rgb([10, 120, 200]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .expect("png");
-    out.into_inner()
 }

@@ -270,7 +270,7 @@ fn run(command: &mut Command) -> Result<(), String> {
 }
 
 /// A port nobody listens on right now (the kernel's pick, released for the server to take).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

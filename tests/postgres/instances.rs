@@ -230,7 +230,9 @@ async fn usernames_and_emails_are_unique_ignoring_case_on_postgresql_too() {
 async fn a_picture_uploaded_through_one_instance_is_served_by_the_other() {
     let (a, b) = two_instances().await;
     a.sign_up("pia").await;
-    let response = a.upload_picture(red_png(), "me.png", "image/png").await;
+    let response = a
+        .upload_picture(solid_png(64, 64, [220, 20, 20]), "me.png", "image/png")
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let name = a.picture_of("pia").expect("a picture");
     let html = b.get_html("/users/pia").await;
@@ -253,8 +255,8 @@ async fn pictures_swapped_at_once_through_two_instances_leave_no_orphan() {
             b.token_from("/account").await,
         );
         let (ra, rb) = tokio::join!(
-            a.upload_with_token(&ta, red_png(), "a.png", "image/png"),
-            b.upload_with_token(&tb, red_png(), "b.png", "image/png"),
+            a.upload_with_token(&ta, solid_png(64, 64, [220, 20, 20]), "a.png", "image/png"),
+            b.upload_with_token(&tb, solid_png(64, 64, [220, 20, 20]), "b.png", "image/png"),
         );
         assert_eq!(ra.status(), StatusCode::SEE_OTHER, "round {round}");
         assert_eq!(rb.status(), StatusCode::SEE_OTHER, "round {round}");
@@ -265,15 +267,6 @@ async fn pictures_swapped_at_once_through_two_instances_leave_no_orphan() {
             "round {round}: exactly the file the row points at"
         );
     }
-}
-
-/// A small red PNG.
-fn red_png() -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(64, 64, image::Rgb([220, 20, 20]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .expect("png");
-    out.into_inner()
 }
 
 #[tokio::test]

@@ -8,14 +8,6 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-fn png(rgb: [u8; 3]) -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(64, 48, image::Rgb(rgb));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .expect("png");
-    out.into_inner()
-}
-
 /// Two instances on this test's database and a bucket of their own; `None` without s3s-fs.
 async fn two_instances_one_bucket() -> Option<(TestApp, TestApp)> {
     let bucket = fresh_bucket()?;
@@ -31,7 +23,7 @@ async fn a_picture_stored_through_one_instance_is_served_and_replaced_through_th
     };
     a.sign_up("bea").await;
     assert_eq!(
-        a.upload_picture(png([200, 0, 0]), "a.png", "image/png")
+        a.upload_picture(solid_png(64, 48, [200, 0, 0]), "a.png", "image/png")
             .await
             .status(),
         StatusCode::SEE_OTHER
@@ -46,7 +38,7 @@ async fn a_picture_stored_through_one_instance_is_served_and_replaced_through_th
     );
 
     assert_eq!(
-        b.upload_picture(png([0, 0, 200]), "b.png", "image/png")
+        b.upload_picture(solid_png(64, 48, [0, 0, 200]), "b.png", "image/png")
             .await
             .status(),
         StatusCode::SEE_OTHER
@@ -84,7 +76,12 @@ async fn eight_uploads_at_once_through_two_instances_leave_exactly_the_one_shown
     );
     let uploads = (0..8u8).map(|i| {
         let (app, token) = if i % 2 == 0 { (&a, &ta) } else { (&b, &tb) };
-        app.upload_with_token(token, png([i * 30, 100, 50]), "x.png", "image/png")
+        app.upload_with_token(
+            token,
+            solid_png(64, 48, [i * 30, 100, 50]),
+            "x.png",
+            "image/png",
+        )
     });
     for response in futures_util::future::join_all(uploads).await {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -160,7 +157,7 @@ async fn an_instance_killed_in_the_middle_of_an_upload_loses_nobody_their_pictur
     };
     a.sign_up("kim").await;
     assert_eq!(
-        a.upload_picture(png([10, 200, 10]), "a.png", "image/png")
+        a.upload_picture(solid_png(64, 48, [10, 200, 10]), "a.png", "image/png")
             .await
             .status(),
         StatusCode::SEE_OTHER

@@ -8,14 +8,6 @@ use reqwest::StatusCode;
 use crate::helpers::s3::{S3Server, shared};
 use crate::helpers::*;
 
-fn small_png() -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(50, 40, image::Rgb([200, 30, 90]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .expect("png");
-    out.into_inner()
-}
-
 #[tokio::test]
 async fn pictures_are_objects_under_the_prefix_and_nothing_is_written_to_disk() {
     let Some(server) = shared() else {
@@ -25,7 +17,9 @@ async fn pictures_are_objects_under_the_prefix_and_nothing_is_written_to_disk() 
     let app =
         spawn_app_with(|s| s.media_store = bucket_settings(server, &bucket, "site/one")).await;
     app.sign_up("olive").await;
-    let response = app.upload_picture(small_png(), "me.png", "image/png").await;
+    let response = app
+        .upload_picture(solid_png(50, 40, [200, 30, 90]), "me.png", "image/png")
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let name = app.picture_of("olive").expect("a picture");
     assert_eq!(app.picture_files(), [name.clone()].into_iter().collect());
@@ -109,7 +103,7 @@ async fn when_the_store_is_down_uploads_wait_and_nothing_changes() {
     let app = spawn_app_with(|s| s.media_store = bucket_settings(&server, &bucket, "")).await;
     app.sign_up("stella").await;
     assert_eq!(
-        app.upload_picture(small_png(), "a.png", "image/png")
+        app.upload_picture(solid_png(50, 40, [200, 30, 90]), "a.png", "image/png")
             .await
             .status(),
         StatusCode::SEE_OTHER
@@ -120,7 +114,12 @@ async fn when_the_store_is_down_uploads_wait_and_nothing_changes() {
     server.stop();
     let token = app.token_from("/account").await;
     let response = app
-        .upload_with_token(&token, small_png(), "b.png", "image/png")
+        .upload_with_token(
+            &token,
+            solid_png(50, 40, [200, 30, 90]),
+            "b.png",
+            "image/png",
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let page = response.text().await.expect("page");
@@ -139,7 +138,7 @@ async fn when_the_store_is_down_uploads_wait_and_nothing_changes() {
     assert_eq!(picture.status(), StatusCode::OK);
     assert_eq!(picture.bytes().await.expect("body")[..], old_bytes[..]);
     assert_eq!(
-        app.upload_picture(small_png(), "c.png", "image/png")
+        app.upload_picture(solid_png(50, 40, [200, 30, 90]), "c.png", "image/png")
             .await
             .status(),
         StatusCode::SEE_OTHER
@@ -156,7 +155,8 @@ async fn with_a_public_base_url_pages_point_there() {
     })
     .await;
     app.sign_up("paula").await;
-    app.upload_picture(small_png(), "p.png", "image/png").await;
+    app.upload_picture(solid_png(50, 40, [200, 30, 90]), "p.png", "image/png")
+        .await;
     let name = app.picture_of("paula").expect("a picture");
     let expected = format!("https://cdn.example.org/folio/profile_pics/{name}");
     let profile = app.get_html("/users/paula").await;
