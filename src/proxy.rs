@@ -107,11 +107,11 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 
 /// The client of a request, with the proxies the app was configured with.
 pub fn client_of(req: &actix_web::HttpRequest) -> Client {
-    let proxies = req
-        .app_data::<actix_web::web::Data<TrustedProxies>>()
-        .map(|p| p.get_ref().clone())
-        .unwrap_or_default();
-    proxies.client(req.peer_addr(), req.headers())
+    // Every request's span asks: borrowed, not copied.
+    match req.app_data::<actix_web::web::Data<TrustedProxies>>() {
+        Some(proxies) => proxies.client(req.peer_addr(), req.headers()),
+        None => TrustedProxies::default().client(req.peer_addr(), req.headers()),
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-use crate::proxy::TrustedProxies;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`): text lines, coloured only when
 /// stderr is a terminal, or one JSON object per line. Safe to call more than once.
@@ -55,12 +54,7 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let client = request
-            .app_data::<actix_web::web::Data<TrustedProxies>>()
-            .map(|p| p.client(request.peer_addr(), request.headers()))
-            .unwrap_or_else(|| {
-                TrustedProxies::default().client(request.peer_addr(), request.headers())
-            });
+        let client = crate::proxy::client_of(request.request());
         let request_id = request
             .extensions()
             .get::<RequestId>()

@@ -35,24 +35,6 @@ pub struct User {
     pub created_at: i64,
 }
 
-impl User {
-    const COLUMNS: (
-        users::id,
-        users::username,
-        users::email,
-        users::picture,
-        users::session_epoch,
-        users::created_at,
-    ) = (
-        users::id,
-        users::username,
-        users::email,
-        users::picture,
-        users::session_epoch,
-        users::created_at,
-    );
-}
-
 /// What a login needs to check a password.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -75,8 +57,8 @@ pub fn insert(
             users::password_hash.eq(password_hash),
             users::created_at.eq(now()),
         ))
-        // Columns named one by one: `User::as_returning()` cannot cross `DbConn`'s two backends.
-        .returning(User::COLUMNS)
+        // The columns themselves: `User::as_returning()` cannot cross `DbConn`'s two backends.
+        .returning(<User as Selectable<diesel::sqlite::Sqlite>>::construct_selection())
         .get_result(conn)?)
 }
 

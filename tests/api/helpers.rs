@@ -383,15 +383,7 @@ impl TestApp {
     /// keeping the browser's cookies.
     pub async fn restart(self) -> TestApp {
         self.handle.stop(true).await;
-        let mut settings = self.settings.clone();
-        settings.bind = "127.0.0.1:0".parse().expect("address");
-        start(
-            settings,
-            self.dir.clone(),
-            self.jar.clone(),
-            self.database.clone(),
-        )
-        .await
+        self.another_instance().await
     }
 
     /// Another instance of the same site: the same database, media folder and key, its own

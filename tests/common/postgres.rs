@@ -206,17 +206,10 @@ impl Cluster {
             self.bin.join("pg_ctl").display(),
             self.data().display()
         );
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf '{root}'",
-            pid = std::process::id(),
-            root = self.root.display()
-        );
-        let _ = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
+        when_this_process_ends(&format!(
+            "{stop} >/dev/null 2>&1; rm -rf '{}'",
+            self.root.display()
+        ));
     }
 
     /// A URL for `database`, with the password.
@@ -251,6 +244,21 @@ impl Cluster {
     pub fn root(&self) -> &Path {
         &self.root
     }
+}
+
+/// Runs the shell command `cleanup` once this test process has gone, however it ended: a
+/// watcher polls for it, so even a killed test run leaves no server behind.
+pub fn when_this_process_ends(cleanup: &str) {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}",
+        pid = std::process::id()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 fn run(command: &mut Command) -> Result<(), String> {

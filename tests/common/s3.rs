@@ -148,19 +148,12 @@ impl Drop for S3Server {
     }
 }
 
-/// The server outlives no test process: a watcher kills it and removes its folder once this
-/// process has gone, however it ended.
+/// The server outlives no test process: it is killed and its folder removed once this
+/// process has gone.
 fn watch_over(child: &Child, data: &Path) {
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill {server} 2>/dev/null; rm -rf '{data}'",
-        pid = std::process::id(),
-        server = child.id(),
-        data = data.display()
-    );
-    let _ = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
+    super::postgres::when_this_process_ends(&format!(
+        "kill {} 2>/dev/null; rm -rf '{}'",
+        child.id(),
+        data.display()
+    ));
 }
