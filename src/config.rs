@@ -30,6 +30,11 @@ pub struct Settings {
     /// Where the Prometheus endpoint listens; off when `None`.
     pub metrics_bind: Option<SocketAddr>,
     pub log_format: LogFormat,
+    /// Where people reach the site (`https://example.org`), for absolute links in link
+    /// previews; `None`: `http://` and the address the server listens on.
+    pub public_url: Option<String>,
+    /// Accounts one client address may create in an hour; 0 is no limit.
+    pub signups_per_hour: u32,
     /// HTTP worker threads; `None` lets actix pick (one per core).
     pub workers: Option<usize>,
     /// How long an upload body may pause between chunks before it is cut off.
@@ -100,6 +105,20 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// `http(s)://host[:port]`, with nothing after the host but an optional `/`: every link Folio
+/// writes starts at the site's root. Returned without the trailing slash.
+fn parse_public_url(text: &str) -> Option<String> {
+    let url = url::Url::parse(text.trim()).ok()?;
+    let ok = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none();
+    ok.then(|| String::from(url).trim_end_matches('/').to_owned())
 }
 
 /// A session key of at least 64 bytes, as `FOLIO_SECRET_KEY` gives it (base64). Debug output
@@ -184,6 +203,9 @@ Settings (environment variables; a .env file may supply them too):
                           X-Forwarded-For and X-Forwarded-Proto are believed [default: none]
   FOLIO_METRICS_BIND      address of the Prometheus endpoint (GET /metrics) [default: off]
   FOLIO_LOG_FORMAT        text or json (one object per line) [default: text]
+  FOLIO_PUBLIC_URL        the address people reach the site at, for absolute links in link
+                          previews [default: http:// and FOLIO_BIND]
+  FOLIO_SIGNUPS_PER_HOUR  accounts one client address may create in an hour; 0: no limit [default: 20]
   RUST_LOG                log filter [default: info]";
 
 impl Settings {
@@ -285,6 +307,25 @@ impl Settings {
             })
             .transpose()?;
 
+        let public_url = get("FOLIO_PUBLIC_URL")
+            .map(|text| {
+                parse_public_url(&text).ok_or_else(|| {
+                    SettingError::new(
+                        "FOLIO_PUBLIC_URL",
+                        format!("'{text}' is not a site address like https://example.org"),
+                    )
+                })
+            })
+            .transpose()?;
+
+        let signups_text = get("FOLIO_SIGNUPS_PER_HOUR").unwrap_or_else(|| "20".into());
+        let signups_per_hour = signups_text.trim().parse::<u32>().map_err(|_| {
+            SettingError::new(
+                "FOLIO_SIGNUPS_PER_HOUR",
+                format!("'{signups_text}' is not a number of accounts (0 for no limit)"),
+            )
+        })?;
+
         let secret_key = get("FOLIO_SECRET_KEY")
             .map(|text| SessionKey::parse(&text))
             .transpose()
@@ -335,6 +376,8 @@ impl Settings {
             trusted_proxies,
             metrics_bind,
             log_format,
+            public_url,
+            signups_per_hour,
             workers: None,
             upload_idle_timeout: Duration::from_secs(20),
             upload_deadline: Duration::from_secs(120),
@@ -377,6 +420,22 @@ mod tests {
         assert_eq!(s.max_upload_bytes, 5 * 1024 * 1024);
         assert_eq!(s.secret_key_file, PathBuf::from("folio.key"));
         assert!(!s.cookie_secure);
+        assert_eq!(s.public_url, None);
+        assert_eq!(s.signups_per_hour, 20);
+    }
+
+    #[test]
+    fn public_urls_are_site_roots() {
+        for (text, want) in [
+            ("https://example.org", "https://example.org"),
+            ("https://Example.org/", "https://example.org"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ] {
+            let s = settings(&[("FOLIO_PUBLIC_URL", text)]).expect(text);
+            assert_eq!(s.public_url.as_deref(), Some(want));
+        }
+        let s = settings(&[("FOLIO_SIGNUPS_PER_HOUR", "0")]).expect("0 is no limit");
+        assert_eq!(s.signups_per_hour, 0);
     }
 
     #[test]
@@ -394,6 +453,12 @@ mod tests {
             ("FOLIO_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
             ("FOLIO_METRICS_BIND", "9090"),
             ("FOLIO_LOG_FORMAT", "xml"),
+            ("FOLIO_PUBLIC_URL", "example.org"),
+            ("FOLIO_PUBLIC_URL", "ftp://example.org"),
+            ("FOLIO_PUBLIC_URL", "https://example.org/folio"),
+            ("FOLIO_PUBLIC_URL", "https://example.org/?x=1"),
+            ("FOLIO_SIGNUPS_PER_HOUR", "-1"),
+            ("FOLIO_SIGNUPS_PER_HOUR", "lots"),
             ("FOLIO_MEDIA_STORE", "gs://bucket"),
             ("FOLIO_MEDIA_STORE", "s3://"),
             ("FOLIO_MEDIA_STORE", "s3://Not_A_Bucket"),

@@ -16,6 +16,8 @@ pub struct GcReport {
     pub removed: Vec<String>,
     pub expired_sessions: usize,
     pub old_login_failures: usize,
+    /// Sign-ups older than the hour `FOLIO_SIGNUPS_PER_HOUR` counts.
+    pub old_signups: usize,
 }
 
 /// Deletes pictures no user points at, and a folder's half-written files, both only once older
@@ -59,16 +61,18 @@ pub async fn collect_garbage(
         report.removed.extend(remove_stale_partials(dir, cutoff)?);
     }
 
-    let (expired, failures) = db
+    let (expired, failures, signups) = db
         .run(|conn| {
             let now = db::now();
             let expired = sessions::purge_expired(conn, now, ABSOLUTE_LIFETIME_SECS)?;
             let failures = throttle::purge_older_than(conn, now - throttle::WINDOW_SECS)?;
-            Ok::<_, anyhow::Error>((expired, failures))
+            let signups = throttle::purge_signups(conn, now)?;
+            Ok::<_, anyhow::Error>((expired, failures, signups))
         })
         .await?;
     report.expired_sessions = expired;
     report.old_login_failures = failures;
+    report.old_signups = signups;
     Ok(report)
 }
 

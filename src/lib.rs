@@ -4,6 +4,7 @@ pub mod auth;
 pub mod avatar;
 pub mod config;
 pub mod db;
+pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod gc;

@@ -117,10 +117,11 @@ fn collect(settings: &Settings) -> Result<(), String> {
         println!("removed {name}");
     }
     println!(
-        "removed {} picture file(s), {} expired session(s), {} old failed login(s)",
+        "removed {} picture file(s), {} expired session(s), {} old failed login(s), {} old sign-up(s)",
         report.removed.len(),
         report.expired_sessions,
-        report.old_login_failures
+        report.old_login_failures,
+        report.old_signups
     );
     Ok(())
 }

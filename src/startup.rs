@@ -21,6 +21,7 @@ use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_sit
 use crate::avatar::{Avatars, Limits, PictureStore, PictureUrls};
 use crate::config::{MediaStore, SettingError, Settings, one_line};
 use crate::db::Db;
+use crate::directory::CursorKey;
 use crate::error::{catch_session_errors, error_pages, release_error_slot};
 use crate::metrics;
 use crate::routes::{self, UploadConfig};
@@ -160,6 +161,13 @@ fn serve(
     key: Key,
     settings: &Settings,
 ) -> io::Result<Server> {
+    let site = routes::Site {
+        public_url: match &settings.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", listener.local_addr()?),
+        },
+        signups_per_hour: settings.signups_per_hour,
+    };
     let cookie_secure = settings.cookie_secure;
     let metrics_on = settings.metrics_bind.is_some();
     let csp = content_security_policy(settings.media_public_url.as_deref());
@@ -169,6 +177,8 @@ fn serve(
     let avatars = web::Data::new(avatars);
     let passwords = web::Data::new(passwords);
     let upload = web::Data::new(upload);
+    let site = web::Data::new(site);
+    let cursors = web::Data::new(CursorKey::derive(key.master()));
 
     let mut server = HttpServer::new(move || {
         let sessions =
@@ -211,6 +221,8 @@ fn serve(
             .app_data(avatars.clone())
             .app_data(passwords.clone())
             .app_data(upload.clone())
+            .app_data(site.clone())
+            .app_data(cursors.clone())
             .app_data(
                 web::FormConfig::default()
                     .limit(16 * 1024)

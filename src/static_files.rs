@@ -23,6 +23,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/picture.js"),
     ),
     (
+        "directory.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/directory.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_bytes!("../static/favicon.svg"),

@@ -7,6 +7,8 @@ use askama::Template;
 
 use crate::auth::{CurrentUser, TypedSession};
 use crate::avatar::{PictureName, PictureUrls};
+use crate::db::members::Member;
+use crate::domain::Website;
 use crate::error::AppError;
 
 /// Header, navigation and the one-time message.
@@ -89,6 +91,56 @@ pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, 
 #[template(path = "home.html")]
 pub struct HomePage {
     pub layout: Layout,
+    /// The newest few members.
+    pub members: Vec<MemberCard>,
+}
+
+/// A member as the directory and the home page show them.
+pub struct MemberCard {
+    pub username: String,
+    /// The display name, or the username when there is none.
+    pub name: String,
+    pub href: String,
+    pub avatar_url: String,
+}
+
+impl MemberCard {
+    pub fn new(urls: &PictureUrls, member: Member) -> Self {
+        Self {
+            href: profile_path(&member.username),
+            avatar_url: avatar_url(urls, &member.username, member.picture.as_deref()),
+            name: member
+                .display_name
+                .unwrap_or_else(|| member.username.clone()),
+            username: member.username,
+        }
+    }
+}
+
+/// `/users/NAME`.
+pub fn profile_path(username: &str) -> String {
+    format!("/users/{}", percent_encode(username, b""))
+}
+
+#[derive(Template)]
+#[template(path = "directory.html")]
+pub struct DirectoryPage {
+    pub layout: Layout,
+    pub members: Vec<MemberCard>,
+    /// The search as typed; empty for everyone.
+    pub query: String,
+    /// The next page's address, when there are older members.
+    pub next: Option<String>,
+    /// The first page's address, when this page starts further down.
+    pub newest: Option<String>,
+}
+
+/// The members of one page without the page around them, for the "Load more" button.
+#[derive(Template)]
+#[template(path = "directory_fragment.html")]
+pub struct DirectoryFragment {
+    pub members: Vec<MemberCard>,
+    pub next: Option<String>,
 }
 
 #[derive(Template)]
@@ -102,6 +154,8 @@ pub struct RegisterPage {
 
 #[derive(Default)]
 pub struct RegisterErrors {
+    /// Too many accounts from this address: shown above the form.
+    pub throttled: Option<String>,
     pub username: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
@@ -110,7 +164,8 @@ pub struct RegisterErrors {
 
 impl RegisterErrors {
     pub fn any(&self) -> bool {
-        self.username.is_some()
+        self.throttled.is_some()
+            || self.username.is_some()
             || self.email.is_some()
             || self.password.is_some()
             || self.password_confirm.is_some()
@@ -130,6 +185,8 @@ pub struct LoginPage {
 #[template(path = "account.html")]
 pub struct AccountPage {
     pub layout: Layout,
+    pub profile_href: String,
+    pub about: AboutFields,
     pub avatar_url: String,
     pub has_picture: bool,
     pub username: String,
@@ -140,9 +197,29 @@ pub struct AccountPage {
     pub errors: AccountErrors,
 }
 
+/// The "Public profile" form's fields, as stored or as typed.
+#[derive(Debug, Clone, Default)]
+pub struct AboutFields {
+    pub display_name: String,
+    pub bio: String,
+    pub website: String,
+}
+
+/// What a person typed into the account page's forms, shown again with their errors; `None`
+/// shows the stored values.
+#[derive(Debug, Clone, Default)]
+pub struct Typed {
+    /// Username and email.
+    pub details: Option<(String, String)>,
+    pub about: Option<AboutFields>,
+}
+
 /// Each form on the account page keeps its own messages.
 #[derive(Default)]
 pub struct AccountErrors {
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub website: Option<String>,
     pub picture: Option<String>,
     pub username: Option<String>,
     pub email: Option<String>,
@@ -157,8 +234,19 @@ pub struct AccountErrors {
 pub struct ProfilePage {
     pub layout: Layout,
     pub username: String,
+    /// The display name, or the username when there is none.
+    pub name: String,
+    pub bio: Option<String>,
+    pub website: Option<Website>,
+    /// "November 2026", and its `<time datetime>`.
+    pub since: String,
+    pub since_iso: String,
     pub avatar_url: String,
     pub is_own: bool,
+    /// Absolute addresses and a summary, for link previews.
+    pub page_url: String,
+    pub image_url: String,
+    pub description: String,
 }
 
 #[derive(Template)]

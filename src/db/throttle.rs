@@ -11,6 +11,7 @@ use diesel::sql_types::Text;
 use super::{DbConn, write_transaction};
 
 use super::schema::login_failures as lf;
+use super::schema::signups;
 
 /// Failures that lock an account for the rest of the window.
 pub const MAX_PER_ACCOUNT: i64 = 10;
@@ -100,4 +101,51 @@ pub fn clear_account(conn: &mut DbConn, account: &str) -> QueryResult<()> {
 
 pub fn purge_older_than(conn: &mut DbConn, before: i64) -> QueryResult<usize> {
     diesel::delete(lf::table.filter(lf::failed_at.le(before))).execute(conn)
+}
+
+const SIGNUP_WINDOW_SECS: i64 = 60 * 60;
+
+/// Seconds until `client` may create another account, if it has created `per_hour` in the
+/// last hour; never when `per_hour` is 0 (no limit). Called inside the transaction that creates the account; on PostgreSQL the
+/// client's advisory lock serialises sign-ups from one address.
+pub fn signup_wait(
+    conn: &mut DbConn,
+    client: &str,
+    per_hour: u32,
+    now: i64,
+) -> QueryResult<Option<i64>> {
+    if per_hour == 0 {
+        return Ok(None);
+    }
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(3, hashtext($1))")
+            .bind::<Text, _>(client)
+            .execute(pg)?;
+    }
+    let times: Vec<i64> = signups::table
+        .filter(signups::client.eq(client))
+        .filter(signups::created_at.gt(now - SIGNUP_WINDOW_SECS))
+        .select(signups::created_at)
+        .order(signups::created_at.desc())
+        .limit(i64::from(per_hour))
+        .load(conn)?;
+    if times.len() < per_hour as usize {
+        return Ok(None);
+    }
+    // The oldest of the last `per_hour` sign-ups leaves the window first.
+    let oldest = times.last().copied().unwrap_or(now);
+    Ok(Some((oldest + SIGNUP_WINDOW_SECS - now).max(1)))
+}
+
+pub fn record_signup(conn: &mut DbConn, client: &str, now: i64) -> QueryResult<()> {
+    diesel::insert_into(signups::table)
+        .values((signups::client.eq(client), signups::created_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sign-ups older than the window no longer count (for `folio gc`).
+pub fn purge_signups(conn: &mut DbConn, now: i64) -> QueryResult<usize> {
+    diesel::delete(signups::table.filter(signups::created_at.le(now - SIGNUP_WINDOW_SECS)))
+        .execute(conn)
 }

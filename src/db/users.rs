@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use super::schema::{sessions, users};
-use super::{DbConn, DbError, now, write_transaction};
-use crate::domain::{Email, Username};
+use super::{DbConn, DbError, now, throttle, write_transaction};
+use crate::domain::{About, DisplayName, Email, Username};
 
 // Usernames and emails are unique ignoring case: every lookup compares lower(column), which
 // both backends index (a unique index on each, see migrations/), with the wanted value
@@ -33,6 +33,9 @@ pub struct User {
     pub picture: Option<String>,
     pub session_epoch: i64,
     pub created_at: i64,
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub website: Option<String>,
 }
 
 /// What a login needs to check a password.
@@ -44,22 +47,50 @@ pub struct Credentials {
     pub session_epoch: i64,
 }
 
+/// How many accounts one client address may create in an hour; `per_hour == 0` is no limit.
+#[derive(Debug, Clone)]
+pub struct SignupLimit {
+    pub client: String,
+    pub per_hour: u32,
+}
+
+pub enum Registered {
+    Created(User),
+    /// The client has created its accounts for the hour: the seconds until it may again.
+    Throttled {
+        wait_secs: i64,
+    },
+}
+
+/// Creates the account, unless the client address has used up its sign-ups. Counting and
+/// creating are one transaction (and on PostgreSQL one advisory lock per address), so a burst
+/// of sign-ups through several instances cannot all pass the count.
 pub fn insert(
     conn: &mut DbConn,
     username: &Username,
     email: &Email,
     password_hash: &str,
-) -> Result<User, DbError> {
-    Ok(diesel::insert_into(users::table)
-        .values((
-            users::username.eq(username.as_ref()),
-            users::email.eq(email.as_ref()),
-            users::password_hash.eq(password_hash),
-            users::created_at.eq(now()),
-        ))
-        // The columns themselves: `User::as_returning()` cannot cross `DbConn`'s two backends.
-        .returning(<User as Selectable<diesel::sqlite::Sqlite>>::construct_selection())
-        .get_result(conn)?)
+    limit: &SignupLimit,
+) -> Result<Registered, DbError> {
+    write_transaction(conn, |conn| {
+        let now = now();
+        if let Some(wait_secs) = throttle::signup_wait(conn, &limit.client, limit.per_hour, now)? {
+            return Ok(Registered::Throttled { wait_secs });
+        }
+        let user = diesel::insert_into(users::table)
+            .values((
+                users::username.eq(username.as_ref()),
+                users::email.eq(email.as_ref()),
+                users::password_hash.eq(password_hash),
+                users::created_at.eq(now),
+            ))
+            // The columns themselves: `User::as_returning()` cannot cross `DbConn`'s two
+            // backends.
+            .returning(<User as Selectable<diesel::sqlite::Sqlite>>::construct_selection())
+            .get_result(conn)?;
+        throttle::record_signup(conn, &limit.client, now)?;
+        Ok(Registered::Created(user))
+    })
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
@@ -130,6 +161,19 @@ pub fn update_profile(
         .set((
             users::username.eq(username.as_ref()),
             users::email.eq(email.as_ref()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets (or clears) what the user says about themselves.
+pub fn update_about(conn: &mut DbConn, id: i64, about: &About) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::display_name.eq(about.display_name.as_ref().map(AsRef::as_ref)),
+            users::display_name_key.eq(about.display_name.as_ref().map(DisplayName::search_key)),
+            users::bio.eq(about.bio.as_ref().map(AsRef::as_ref)),
+            users::website.eq(about.website.as_ref().map(AsRef::as_ref)),
         ))
         .execute(conn)?;
     Ok(())

@@ -2,8 +2,12 @@
 
 mod email;
 mod password;
+mod profile;
 mod username;
 
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};
+pub use profile::{
+    About, Bio, BioError, DisplayName, DisplayNameError, Website, WebsiteError, search_key,
+};
 pub use username::{Username, UsernameError};

@@ -9,9 +9,11 @@ use crate::auth::{CurrentUser, Passwords, TypedSession};
 use crate::avatar::Avatars;
 use crate::db::users::User;
 use crate::db::{Db, DbError, users};
-use crate::domain::{Email, Password, Username};
+use crate::domain::{About, Bio, DisplayName, Email, Password, Username, Website};
 use crate::error::{AppError, see_other};
-use crate::templates::{AccountErrors, AccountPage, Layout, render};
+use crate::templates::{
+    AboutFields, AccountErrors, AccountPage, Layout, Typed, profile_path, render,
+};
 
 use super::UploadConfig;
 use super::auth::{begin_attempt, forgive, too_many};
@@ -23,12 +25,21 @@ pub fn account_page(
     session: &TypedSession,
     upload: &UploadConfig,
     status: StatusCode,
-    values: Option<(String, String)>,
+    typed: Typed,
     errors: AccountErrors,
 ) -> Result<HttpResponse, AppError> {
-    let (username, email) = values.unwrap_or_else(|| (user.username.clone(), user.email.clone()));
+    let (username, email) = typed
+        .details
+        .unwrap_or_else(|| (user.username.clone(), user.email.clone()));
+    let about = typed.about.unwrap_or_else(|| AboutFields {
+        display_name: user.display_name.clone().unwrap_or_default(),
+        bio: user.bio.clone().unwrap_or_default(),
+        website: user.website.clone().unwrap_or_default(),
+    });
     let page = AccountPage {
         layout: Layout::new(Some(user), session, true)?,
+        profile_href: profile_path(&user.username),
+        about,
         avatar_url: user.avatar_url.clone(),
         has_picture: user.picture.is_some(),
         username,
@@ -50,7 +61,7 @@ pub async fn show(
         &session,
         &upload,
         StatusCode::OK,
-        None,
+        Typed::default(),
         AccountErrors::default(),
     )
 }
@@ -74,10 +85,13 @@ pub async fn update_profile(
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
-    let typed = Some((
-        form.username.trim().to_owned(),
-        form.email.trim().to_owned(),
-    ));
+    let typed = Typed {
+        details: Some((
+            form.username.trim().to_owned(),
+            form.email.trim().to_owned(),
+        )),
+        about: None,
+    };
     let again =
         |status, errors| account_page(&user, &session, &upload, status, typed.clone(), errors);
 
@@ -115,6 +129,68 @@ pub async fn update_profile(
         Err(DbError::Unexpected(e)) => return Err(e.into()),
     }
     session.flash("Profile updated")?;
+    Ok(see_other("/account"))
+}
+
+#[derive(Deserialize)]
+pub struct AboutForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    bio: String,
+    #[serde(default)]
+    website: String,
+}
+
+/// The "Public profile" form: display name, bio, website; an empty field clears its value.
+pub async fn update_about(
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<AboutForm>,
+    db: web::Data<Db>,
+    upload: web::Data<UploadConfig>,
+) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    let form = form.into_inner();
+    let mut errors = AccountErrors::default();
+    let display_name = DisplayName::parse(&form.display_name)
+        .map_err(|e| errors.display_name = Some(e.to_string()))
+        .ok();
+    let bio = Bio::parse(&form.bio)
+        .map_err(|e| errors.bio = Some(e.to_string()))
+        .ok();
+    let website = Website::parse(&form.website)
+        .map_err(|e| errors.website = Some(e.to_string()))
+        .ok();
+    let (Some(display_name), Some(bio), Some(website)) = (display_name, bio, website) else {
+        let typed = Typed {
+            details: None,
+            about: Some(AboutFields {
+                display_name: form.display_name,
+                bio: form.bio,
+                website: form.website,
+            }),
+        };
+        return account_page(
+            &user,
+            &session,
+            &upload,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            typed,
+            errors,
+        );
+    };
+    let about = About {
+        display_name,
+        bio,
+        website,
+    };
+    let id = user.id;
+    db.run(move |conn| Ok::<_, AppError>(users::update_about(conn, id, &about)?))
+        .await?;
+    session.flash("Public profile updated")?;
     Ok(see_other("/account"))
 }
 
@@ -171,7 +247,8 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
     let form = form.into_inner();
-    let again = |status, errors| account_page(&user, &session, &upload, status, None, errors);
+    let again =
+        |status, errors| account_page(&user, &session, &upload, status, Typed::default(), errors);
 
     let mut errors = AccountErrors::default();
     let new = Password::parse(form.password)
@@ -237,7 +314,7 @@ pub async fn delete_account(
             delete_password: Some(message),
             ..AccountErrors::default()
         };
-        return account_page(&user, &session, &upload, status, None, errors);
+        return account_page(&user, &session, &upload, status, Typed::default(), errors);
     }
     let id = user.id;
     let picture = db

@@ -12,7 +12,8 @@ use crate::error::{AppError, see_other};
 use crate::proxy;
 use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
 
-use super::TokenForm;
+use super::{Site, TokenForm};
+use crate::db::users::{Registered, SignupLimit};
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
@@ -45,10 +46,12 @@ pub async fn register_form(
 }
 
 pub async fn register(
+    req: HttpRequest,
     session: TypedSession,
     form: web::Form<RegisterForm>,
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
+    site: web::Data<Site>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
     let form = form.into_inner();
@@ -83,6 +86,29 @@ pub async fn register(
         return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
     };
 
+    let limit = SignupLimit {
+        client: proxy::client_of(&req).address(),
+        per_hour: site.signups_per_hour,
+    };
+    // Checked before the password is hashed, so a client past its limit costs little; the
+    // insert checks again, in its transaction.
+    {
+        let early = limit.clone();
+        let wait = db
+            .run(move |conn| {
+                Ok::<_, AppError>(throttle::signup_wait(
+                    conn,
+                    &early.client,
+                    early.per_hour,
+                    db::now(),
+                )?)
+            })
+            .await?;
+        if let Some(wait) = wait {
+            return again(throttled(wait), StatusCode::TOO_MANY_REQUESTS);
+        }
+    }
+
     // Checked first so both fields can be reported; the unique indexes decide races.
     let (name, mail) = (username.clone(), email.clone());
     let (name_taken, email_taken) = db
@@ -94,10 +120,13 @@ pub async fn register(
 
     let hash = passwords.hash(password.into_secret()).await?;
     let created = db
-        .run(move |conn| users::insert(conn, &username, &email, &hash))
+        .run(move |conn| users::insert(conn, &username, &email, &hash, &limit))
         .await;
     let user = match created {
-        Ok(user) => user,
+        Ok(Registered::Created(user)) => user,
+        Ok(Registered::Throttled { wait_secs }) => {
+            return again(throttled(wait_secs), StatusCode::TOO_MANY_REQUESTS);
+        }
         Err(DbError::UsernameTaken) => {
             return again(taken_errors(true, false), StatusCode::CONFLICT);
         }
@@ -111,6 +140,17 @@ pub async fn register(
         user.username
     ))?;
     Ok(see_other("/account"))
+}
+
+fn throttled(wait_secs: i64) -> RegisterErrors {
+    let minutes = (wait_secs + 59) / 60;
+    RegisterErrors {
+        throttled: Some(format!(
+            "Too many new accounts from your network in the last hour. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        )),
+        ..RegisterErrors::default()
+    }
 }
 
 fn taken_errors(username: bool, email: bool) -> RegisterErrors {

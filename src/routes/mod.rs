@@ -3,6 +3,7 @@
 mod account;
 mod auth;
 mod avatar;
+mod directory;
 mod health;
 mod home;
 mod media;
@@ -34,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/delete", web::post().to(account::delete_account))
         .route("/account/picture", web::post().to(picture::upload))
         .route("/account/picture/delete", web::post().to(picture::remove))
+        .route("/account/profile", web::post().to(account::update_about))
+        .route("/users", web::get().to(directory::list))
         .route("/users/{username}", web::get().to(profile::show));
 }
 
@@ -43,6 +46,26 @@ pub use media::serve_picture;
 
 pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
+}
+
+/// What pages need to know about the site as a whole.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// `FOLIO_PUBLIC_URL` without a trailing slash, for absolute links.
+    pub public_url: String,
+    /// `FOLIO_SIGNUPS_PER_HOUR`; 0 is no limit.
+    pub signups_per_hour: u32,
+}
+
+impl Site {
+    /// `path` (from the root) or an absolute URL as an absolute URL.
+    pub fn absolute(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with('/') {
+            format!("{}{path_or_url}", self.public_url)
+        } else {
+            path_or_url.to_owned()
+        }
+    }
 }
 
 /// A form that carries nothing but its token.

@@ -18,7 +18,7 @@ use crate::auth::{CurrentUser, TypedSession};
 use crate::avatar::{Avatars, PendingPicture, Rejection};
 use crate::db::{Db, users};
 use crate::error::{AppError, see_other};
-use crate::templates::AccountErrors;
+use crate::templates::{AccountErrors, Typed};
 
 use super::TokenForm;
 use super::account::account_page;
@@ -71,7 +71,7 @@ pub async fn upload(
             picture: Some(message),
             ..AccountErrors::default()
         };
-        account_page(&user, &session, &config, status, None, errors)
+        account_page(&user, &session, &config, status, Typed::default(), errors)
     };
     let too_large = || {
         format!(

@@ -219,10 +219,15 @@ async fn usernames_and_emails_are_unique_ignoring_case_on_postgresql_too() {
         &folio::domain::Username::parse("LiNuS").expect("valid"),
         &folio::domain::Email::parse("third@example.com").expect("valid"),
         "$argon2id$x",
+        &folio::db::users::SignupLimit {
+            client: "test".into(),
+            per_hour: 0,
+        },
     );
     assert!(
         matches!(insert, Err(folio::db::DbError::UsernameTaken)),
-        "{insert:?}"
+        "{:?}",
+        insert.err()
     );
 }
 

@@ -79,4 +79,23 @@ function focusedId(page) {
   return page.evaluate(() => document.activeElement?.id ?? null);
 }
 
-module.exports = { PASSWORD, register, logIn, logOut, flash, naturalSize, averageColour, assertColour, focusedId };
+/**
+ * Fills the account page's "Public profile" card and saves it (logged in, any page). Asserts
+ * the server's 303 back to /account and its message.
+ */
+async function savePublicProfile(page, base, { displayName = '', bio = '', website = '' } = {}) {
+  await page.goto(`${base}/account`);
+  await page.getByLabel('Display name', { exact: true }).fill(displayName);
+  await page.getByLabel('Bio', { exact: true }).fill(bio);
+  await page.getByLabel('Website', { exact: true }).fill(website);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/account/profile') && r.request().method() === 'POST'),
+    page.waitForNavigation(),
+    page.getByRole('button', { name: 'Save public profile' }).click(),
+  ]);
+  assert.equal(response.status(), 303, 'the public profile form answers 303');
+  assert.equal(page.url(), `${base}/account`);
+  assert.equal(await flash(page), 'Public profile updated');
+}
+
+module.exports = { PASSWORD, register, logIn, logOut, flash, naturalSize, averageColour, assertColour, focusedId, savePublicProfile };

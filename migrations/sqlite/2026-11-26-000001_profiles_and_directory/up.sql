@@ -1,0 +1,21 @@
+-- What people say about themselves, and the member directory's search.
+ALTER TABLE users ADD COLUMN display_name TEXT NULL;
+ALTER TABLE users ADD COLUMN bio TEXT NULL;
+ALTER TABLE users ADD COLUMN website TEXT NULL;
+-- The display name composed and lower-cased by Folio (SQLite's lower() only knows ASCII),
+-- so a prefix search is a range on this index in every script.
+ALTER TABLE users ADD COLUMN display_name_key TEXT NULL;
+-- Usernames are ASCII, so the database lowers them itself and no write can forget to.
+ALTER TABLE users ADD COLUMN username_key TEXT GENERATED ALWAYS AS (lower(username)) VIRTUAL;
+CREATE INDEX users_username_key ON users (username_key);
+CREATE INDEX users_display_name_key ON users (display_name_key);
+-- The directory pages newest first by id, the primary key: no index needed.
+
+-- Accounts created per client address, for FOLIO_SIGNUPS_PER_HOUR. Kept when the account is
+-- deleted, so creating and deleting does not reset the count.
+CREATE TABLE signups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    client TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX signups_client ON signups (client, created_at);
