@@ -587,3 +587,57 @@ pub fn header(headers: &HeaderMap, name: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// Members straight into the database (no password hashing, no HTTP), oldest first: each
+/// `(username, display name)`.
+pub fn seed_members(app: &TestApp, members: &[(&str, Option<&str>)]) {
+    use folio::db::users::{self, Registered, SignupLimit};
+    use folio::domain::{About, DisplayName, Email, Username};
+    let mut conn = app.db().conn().expect("conn");
+    let limit = SignupLimit {
+        client: "seed".into(),
+        per_hour: 0,
+    };
+    for (name, display_name) in members {
+        let username = Username::parse(name).expect("a valid username");
+        let email = Email::parse(&format!("{name}@example.com")).expect("a valid email");
+        let Ok(Registered::Created(user)) =
+            users::insert(&mut conn, &username, &email, "$argon2id$seeded", &limit)
+        else {
+            panic!("seeding {name}");
+        };
+        if let Some(display_name) = display_name {
+            let about = About {
+                display_name: DisplayName::parse(display_name).expect("a valid display name"),
+                ..About::default()
+            };
+            users::update_about(&mut conn, user.id, &about).expect("display name");
+        }
+    }
+}
+
+/// The `@handles` a page of members lists, in order.
+pub fn handles(html: &str) -> Vec<String> {
+    html.split(r#"<span class="member-handle">@"#)
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The address of an element's `href`, by the element's id, with HTML entities undone.
+pub fn link_by_id(html: &str, id: &str) -> Option<String> {
+    let start = html.find(&format!(r#"id="{id}""#))?;
+    let tag_start = html[..start].rfind('<')?;
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>')?];
+    let href = tag.split(r#"href=""#).nth(1)?.split('"').next()?;
+    Some(href.replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+/// The `content` of a `<meta property=… >` or `<meta name=… >` tag.
+pub fn meta(html: &str, key: &str) -> Option<String> {
+    let start = html
+        .find(&format!(r#"<meta property="{key}" content=""#))
+        .or_else(|| html.find(&format!(r#"<meta name="{key}" content=""#)))?;
+    let content = html[start..].split(r#"content=""#).nth(1)?;
+    Some(content.split('"').next()?.to_owned())
+}

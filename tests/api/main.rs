@@ -11,7 +11,9 @@ mod account;
 mod auth;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod binary;
+mod directory;
 mod operations;
 mod pages;
 mod picture;
+mod profiles;
 mod sessions;

@@ -13,12 +13,16 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 mod account;
 #[path = "../api/auth.rs"]
 mod auth;
+#[path = "../api/directory.rs"]
+mod directory;
 #[path = "../api/operations.rs"]
 mod operations;
 #[path = "../api/pages.rs"]
 mod pages;
 #[path = "../api/picture.rs"]
 mod picture;
+#[path = "../api/profiles.rs"]
+mod profiles;
 #[path = "../api/sessions.rs"]
 mod sessions;
 

@@ -1,0 +1,323 @@
+//! The member directory: newest first, keyset pages, search, cursors that cannot be forged,
+//! and the newest members on the home page.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// Follows "Older members" from `first` to the end; each page's handles.
+async fn all_pages(app: &TestApp, first: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next = Some(first.to_owned());
+    while let Some(path) = next {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = response.text().await.expect("body");
+        pages.push(handles(&html));
+        next = link_by_id(&html, "older-members");
+        assert!(pages.len() < 200, "the pages never end");
+    }
+    pages
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i:03}")).collect()
+}
+
+#[tokio::test]
+async fn members_are_listed_newest_first_in_pages() {
+    let app = spawn_app().await;
+    let members = names("m", 12);
+    let seeded: Vec<(&str, Option<&str>)> = members.iter().map(|m| (m.as_str(), None)).collect();
+    seed_members(&app, &seeded);
+
+    let html = app.get_html("/users?limit=5").await;
+    assert_eq!(handles(&html), ["m011", "m010", "m009", "m008", "m007"]);
+    assert!(html.contains(r#"loading="lazy""#));
+    assert!(html.contains(r#"width="64" height="64""#));
+    assert!(html.contains(r#"href="/users/m011""#));
+    // The first page needs no way back to itself.
+    assert!(link_by_id(&html, "newest-members").is_none());
+
+    let pages = all_pages(&app, "/users?limit=5").await;
+    assert_eq!(pages.len(), 3);
+    assert_eq!(pages[2], ["m001", "m000"]);
+    let flat: Vec<String> = pages.concat();
+    let mut newest_first = members.clone();
+    newest_first.reverse();
+    assert_eq!(flat, newest_first);
+
+    // A later page links back to the first, and keeps its limit.
+    let html = app.get_html("/users?limit=5").await;
+    let second = link_by_id(&html, "older-members").expect("a second page");
+    assert!(second.contains("limit=5"), "{second}");
+    let html = app.get_html(&second).await;
+    assert_eq!(
+        link_by_id(&html, "newest-members").as_deref(),
+        Some("/users?limit=5")
+    );
+
+    // The default page is 20.
+    seed_members(
+        &app,
+        &names("n", 15)
+            .iter()
+            .map(|m| (m.as_str(), None))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(handles(&app.get_html("/users").await).len(), 20);
+}
+
+#[tokio::test]
+async fn paging_shows_every_member_once_while_members_come_and_go() {
+    let app = spawn_app().await;
+    let members = names("p", 23);
+    seed_members(
+        &app,
+        &members
+            .iter()
+            .map(|m| (m.as_str(), None))
+            .collect::<Vec<_>>(),
+    );
+
+    let mut seen = Vec::new();
+    let mut next = Some("/users?limit=4".to_owned());
+    let mut page = 0;
+    while let Some(path) = next {
+        let html = app.get_html(&path).await;
+        seen.extend(handles(&html));
+        next = link_by_id(&html, "older-members");
+        page += 1;
+        match page {
+            // Newcomers join above the pages already read.
+            1 => {
+                let newcomer = app.new_browser();
+                newcomer.sign_up("newcomer1").await;
+                seed_members(&app, &[("newcomer2", None)]);
+            }
+            // A member not yet shown leaves, and one already shown leaves.
+            2 => {
+                app.execute_sql("DELETE FROM users WHERE username IN ('p003', 'p021')");
+            }
+            _ => {}
+        }
+    }
+    let mut expected: Vec<String> = members
+        .iter()
+        .filter(|m| m.as_str() != "p003")
+        .cloned()
+        .collect();
+    expected.reverse();
+    assert_eq!(seen, expected, "every member once, newest first, no gaps");
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len());
+}
+
+#[tokio::test]
+async fn load_more_gets_the_next_slice_as_a_fragment() {
+    let app = spawn_app().await;
+    seed_members(
+        &app,
+        &names("f", 7)
+            .iter()
+            .map(|m| (m.as_str(), None))
+            .collect::<Vec<_>>(),
+    );
+    let html = app.get_html("/users?limit=3").await;
+    let next = link_by_id(&html, "older-members").expect("an older page");
+
+    let response = app.get(&format!("{next}&fragment=1")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let fragment = response.text().await.expect("body");
+    assert!(!fragment.contains("<html"), "{fragment}");
+    assert!(
+        fragment.trim_start().starts_with(r#"<ol class="members""#),
+        "{fragment}"
+    );
+    assert_eq!(handles(&fragment), ["f003", "f002", "f001"]);
+    let after = fragment
+        .split(r#"data-next=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the fragment says where the next slice is")
+        .replace("&#38;", "&");
+    let last = app.get_html(&format!("{after}&fragment=1")).await;
+    assert_eq!(handles(&last), ["f000"]);
+    assert!(!last.contains("data-next"), "the end says so");
+    // The page itself loads the script that turns the link into a button.
+    assert!(html.contains(r#"<script src="/static/directory.js" defer></script>"#));
+    let script = app.get("/static/directory.js").await;
+    assert_eq!(script.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn search_finds_the_start_of_a_username_or_a_display_name_ignoring_case() {
+    let app = spawn_app().await;
+    seed_members(
+        &app,
+        &[
+            ("ada_l", Some("Augusta King")),
+            ("grace", Some("Ada Hopper")),
+            ("zed", Some("Zoë Ångström")),
+            ("odysseus", Some("ΟΔΥΣΣΕΥΣ")),
+            ("adam", None),
+            ("bob", Some("Bob")),
+            ("madam", Some("Mad Adam")),
+        ],
+    );
+    let search = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move {
+            let url = reqwest::Url::parse_with_params(&app.url("/users"), &[("q", q.as_str())])
+                .expect("url");
+            let response = app.client.get(url).send().await.expect("GET");
+            assert_eq!(response.status(), StatusCode::OK);
+            handles(&response.text().await.expect("body"))
+        }
+    };
+    // Newest first, by username or display name, never from the middle of a name.
+    assert_eq!(search("ADA").await, ["adam", "grace", "ada_l"]);
+    assert_eq!(search("@Ada_").await, ["ada_l"]);
+    assert_eq!(search("aug").await, ["ada_l"]);
+    assert_eq!(search("zoë å").await, ["zed"]);
+    assert_eq!(search("ZOË").await, ["zed"]);
+    assert_eq!(search("οδυσ").await, ["odysseus"]);
+    assert_eq!(search("mad a").await, ["madam"]);
+    assert!(search("dam").await.is_empty());
+    let html = app.get_html("/users?q=nobody").await;
+    assert!(html.contains(r#"id="no-members""#));
+    assert!(html.contains(r#"value="nobody""#));
+    // Everyone, for an empty search.
+    assert_eq!(search("  ").await.len(), 7);
+
+    // Search results page like the directory, keeping the search.
+    let html = app.get_html("/users?q=a&limit=2").await;
+    assert_eq!(handles(&html), ["adam", "grace"]);
+    let next = link_by_id(&html, "older-members").expect("more");
+    assert!(next.contains("q=a"), "{next}");
+    assert_eq!(handles(&app.get_html(&next).await), ["ada_l"]);
+}
+
+#[tokio::test]
+async fn a_prefix_most_members_share_pages_the_same_way() {
+    // More matches than the name indexes are read for (see db/members.rs): the directory is
+    // walked newest first instead, and must give the same answers.
+    let app = spawn_app().await;
+    let bulk: Vec<String> = (0..4200).map(|i| format!("bulk{i:04}")).collect();
+    let mut seeded: Vec<(&str, Option<&str>)> = bulk.iter().map(|m| (m.as_str(), None)).collect();
+    // Near the top, where more than that many matches are still older than the page.
+    seeded.insert(4150, ("other", Some("Bulky Name")));
+    seeded.push(("zzz", None));
+    seed_members(&app, &seeded);
+
+    let html = app.get_html("/users?q=BULK&limit=3").await;
+    assert_eq!(handles(&html), ["bulk4199", "bulk4198", "bulk4197"]);
+    // Every match once, newest first: the display name "Bulky Name" among the usernames.
+    let flat = all_pages(&app, "/users?q=bulk&limit=50").await.concat();
+    let mut expected: Vec<String> = seeded
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .filter(|name| name != "zzz")
+        .collect();
+    expected.reverse();
+    assert_eq!(flat.len(), 4201);
+    assert_eq!(flat, expected);
+}
+
+#[tokio::test]
+async fn bad_or_forged_cursors_and_limits_are_400_pages() {
+    let app = spawn_app().await;
+    seed_members(
+        &app,
+        &names("c", 5)
+            .iter()
+            .map(|m| (m.as_str(), None))
+            .collect::<Vec<_>>(),
+    );
+    let html = app.get_html("/users?limit=2").await;
+    let next = link_by_id(&html, "older-members").expect("more");
+    let cursor = next
+        .split("after=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("a cursor")
+        .to_owned();
+    assert_eq!(app.get(&next).await.status(), StatusCode::OK);
+
+    // Each character changed in turn: none is accepted.
+    let mut forged = Vec::new();
+    for i in 0..cursor.len() {
+        let mut bytes = cursor.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        forged.push(String::from_utf8(bytes).expect("ascii"));
+    }
+    forged.extend([
+        String::new(),
+        "1".into(),
+        "not-a-cursor".into(),
+        "%00".into(),
+        "A".repeat(400),
+        format!("{cursor}AA"),
+    ]);
+    for after in &forged {
+        let response = app.get(&format!("/users?limit=2&after={after}")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "after={after}");
+        let html = response.text().await.expect("body");
+        assert!(html.contains("Bad page link"), "{html}");
+        assert!(html.contains("Start again from the first page"), "{html}");
+    }
+    for limit in ["0", "51", "-1", "abc", "", "20.5", "99999999999999999999"] {
+        let response = app.get(&format!("/users?limit={limit}")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "limit={limit}");
+        assert!(
+            response
+                .text()
+                .await
+                .expect("body")
+                .contains("1 to 50 members")
+        );
+    }
+    // A query the form could not have made.
+    let response = app.get("/users?limit=1&limit=2").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // Another site's (another key's) cursor is as good as a forged one.
+    let other = spawn_app().await;
+    seed_members(
+        &other,
+        &names("c", 5)
+            .iter()
+            .map(|m| (m.as_str(), None))
+            .collect::<Vec<_>>(),
+    );
+    let theirs =
+        link_by_id(&other.get_html("/users?limit=2").await, "older-members").expect("more");
+    assert_eq!(app.get(&theirs).await.status(), StatusCode::BAD_REQUEST);
+    // The same site's cursor works on another instance.
+    let twin = app.another_instance().await;
+    assert_eq!(twin.get(&next).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_home_page_shows_the_newest_members() {
+    let app = spawn_app().await;
+    let html = app.get_html("/").await;
+    assert!(html.contains(r#"href="/users""#));
+    assert!(handles(&html).is_empty());
+    seed_members(
+        &app,
+        &names("h", 8)
+            .iter()
+            .map(|m| (m.as_str(), None))
+            .collect::<Vec<_>>(),
+    );
+    let html = app.get_html("/").await;
+    assert_eq!(
+        handles(&html),
+        ["h007", "h006", "h005", "h004", "h003", "h002"]
+    );
+    assert!(html.contains("See all members"));
+}
