@@ -44,7 +44,7 @@ fn stage_table(images: &[images::BenchImage], limits: &Limits) {
     for image in images {
         let runs: Vec<Timings> = (0..15)
             .map(|_| {
-                process_with(&image.bytes, limits, Options::default())
+                process_with(&image.bytes, limits, None, Options::default())
                     .expect("accepted")
                     .1
             })
@@ -59,6 +59,7 @@ fn stage_table(images: &[images::BenchImage], limits: &Limits) {
         let full = process_with(
             &image.bytes,
             limits,
+            None,
             Options {
                 shrink_on_load: false,
             },

@@ -1,21 +1,22 @@
 //! Profile pictures: the pipeline, the files, and the gate that bounds how many are decoded
 //! at once.
 
-mod gif;
-mod jpeg;
-mod png;
+mod formats;
 mod process;
 mod shrink;
 mod sniff;
 mod store;
-mod webp;
+mod types;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::sync::Semaphore;
 
-pub use process::{Limits, Options, QUALITY, Rejection, SIZE, Timings, process, process_with};
+pub use process::{
+    Limits, Options, QUALITY, Rejection, SIZE, Square, Timings, process, process_square,
+    process_with,
+};
 pub use sniff::{Format, Sniffed, sniff};
 pub use store::{
     Fetched, Listed, PendingPicture, PictureName, PictureStore, PictureUrls, StoreError,

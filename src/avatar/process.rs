@@ -15,81 +15,13 @@ use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage};
 
-use super::sniff::{Format, Sniffed, sniff};
-use super::{gif, jpeg, png, webp};
+use super::sniff::{Sniffed, sniff};
+use super::types::{Decoded, Pixels, Shrink};
+pub use super::types::{Limits, Rejection, Square};
 
 /// Side of the stored square, in pixels.
 pub const SIZE: u32 = 300;
 pub const QUALITY: u8 = 85;
-
-/// Bounds on what a picture may cost before it is decoded.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_pixels: u64,
-    pub max_side: u32,
-    /// The most any decoder may allocate for pixels.
-    pub max_alloc: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_pixels: 50_000_000,
-            max_side: 16_384,
-            max_alloc: 256 * 1024 * 1024,
-        }
-    }
-}
-
-/// Why an upload is not a picture Folio can use; the message is shown beside the file input.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    #[error("The file is empty. Choose a picture file.")]
-    Empty,
-    #[error("{0} files are not accepted. Upload a JPEG, PNG, GIF or WebP picture.")]
-    Unsupported(&'static str),
-    #[error("This file is not a picture. Upload a JPEG, PNG, GIF or WebP picture.")]
-    NotAnImage,
-    #[error(
-        "This picture has too many pixels. Pictures may have at most 50 megapixels and \
-         16,384 pixels on a side."
-    )]
-    TooManyPixels,
-    #[error("This picture could not be read: it may be damaged or incomplete. Try another file.")]
-    Corrupt,
-}
-
-impl Rejection {
-    /// A short name for logs and metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Rejection::Empty => "empty",
-            Rejection::Unsupported(_) => "unsupported_type",
-            Rejection::NotAnImage => "not_an_image",
-            Rejection::TooManyPixels => "too_many_pixels",
-            Rejection::Corrupt => "corrupt",
-        }
-    }
-
-    /// 415 for a kind of file we do not take, 422 for everything else.
-    pub fn is_unsupported_type(&self) -> bool {
-        matches!(self, Rejection::Unsupported(_))
-    }
-}
-
-/// Decoded pixels, 8 bits a channel.
-pub(super) enum Pixels {
-    Rgb(Vec<u8>),
-    /// Straight (not premultiplied) alpha.
-    Rgba(Vec<u8>),
-}
-
-pub(super) struct Decoded {
-    pub pixels: Pixels,
-    pub width: u32,
-    pub height: u32,
-    pub orientation: Orientation,
-}
 
 /// How long each stage took, for the benchmarks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -115,20 +47,30 @@ impl Default for Options {
     }
 }
 
-/// Turns an upload into the stored JPEG. A panic in any decoder is a rejection of this
-/// upload, never a dead worker.
+/// Turns an upload into the stored JPEG of its centred square. A panic in any decoder is a
+/// rejection of this upload, never a dead worker.
 pub fn process(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Rejection> {
-    process_with(bytes, limits, Options::default()).map(|(jpeg, _)| jpeg)
+    process_square(bytes, limits, None)
 }
 
-/// `process`, with its options and the time each stage took.
+/// `process`, keeping the square the person chose (`None`: the centred one).
+pub fn process_square(
+    bytes: &[u8],
+    limits: &Limits,
+    square: Option<Square>,
+) -> Result<Vec<u8>, Rejection> {
+    process_with(bytes, limits, square, Options::default()).map(|(jpeg, _)| jpeg)
+}
+
+/// `process_square`, with its options and the time each stage took.
 pub fn process_with(
     bytes: &[u8],
     limits: &Limits,
+    square: Option<Square>,
     options: Options,
 ) -> Result<(Vec<u8>, Timings), Rejection> {
     catch_unwind(AssertUnwindSafe(|| {
-        process_unguarded(bytes, limits, options)
+        process_unguarded(bytes, limits, square, options)
     }))
     .unwrap_or_else(|_| {
         tracing::warn!("an image decoder panicked; the upload is refused");
@@ -139,37 +81,38 @@ pub fn process_with(
 fn process_unguarded(
     bytes: &[u8],
     limits: &Limits,
+    square: Option<Square>,
     options: Options,
 ) -> Result<(Vec<u8>, Timings), Rejection> {
     let mut timings = Timings::default();
     let started = Instant::now();
-    // Shrink-on-load keeps twice the target on the short side, for a clean Lanczos pass.
-    let min_short = if options.shrink_on_load {
-        2 * SIZE
-    } else {
-        u32::MAX
+    if square.is_some_and(|s| s.size == 0) {
+        return Err(Rejection::SquareOutside);
+    }
+    // Shrink-on-load keeps twice the target on the kept square's side, for a clean Lanczos
+    // pass: a small square of a large photo is decoded at a larger scale than the whole.
+    let target = Shrink {
+        keep: if options.shrink_on_load {
+            2 * SIZE
+        } else {
+            u32::MAX
+        },
+        square: square.map(|s| s.size),
     };
     let decoded = match sniff(bytes) {
         Sniffed::Empty => return Err(Rejection::Empty),
         Sniffed::Unknown => return Err(Rejection::NotAnImage),
         Sniffed::Refused(kind) => return Err(Rejection::Unsupported(kind)),
-        Sniffed::Accepted(Format::Jpeg) => {
-            let jpeg = jpeg::decode(bytes, limits, min_short)?;
-            Decoded {
-                pixels: Pixels::Rgb(jpeg.rgb),
-                width: jpeg.width,
-                height: jpeg.height,
-                orientation: jpeg.orientation,
-            }
-        }
-        Sniffed::Accepted(Format::Png) => png::decode(bytes, limits, min_short)?,
-        Sniffed::Accepted(Format::Gif) => gif::decode(bytes, limits, min_short)?,
-        Sniffed::Accepted(Format::WebP) => webp::decode(bytes, limits, min_short)?,
+        Sniffed::Accepted(format) => format.decoder()(bytes, limits, target)?,
     };
     timings.decode = started.elapsed();
 
     let started = Instant::now();
-    let square = resize_centred_square(decoded.pixels, decoded.width, decoded.height)?;
+    let region = match square {
+        None => centred_square(decoded.width, decoded.height),
+        Some(square) => chosen_region(&decoded, square)?,
+    };
+    let square = resize_region(decoded.pixels, decoded.width, decoded.height, region)?;
     timings.resize = started.elapsed();
 
     let started = Instant::now();
@@ -179,32 +122,103 @@ fn process_unguarded(
     Ok((jpeg, timings))
 }
 
-pub(super) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), Rejection> {
-    if width == 0 || height == 0 {
-        return Err(Rejection::Corrupt);
-    }
-    if width > limits.max_side
-        || height > limits.max_side
-        || u64::from(width) * u64::from(height) > limits.max_pixels
-    {
-        return Err(Rejection::TooManyPixels);
-    }
-    Ok(())
+/// A square of the decoded pixels (stored orientation): left, top, side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Region {
+    left: f64,
+    top: f64,
+    side: f64,
 }
 
-/// The largest centred square, resized with Lanczos3 to SIZE×SIZE (small pictures scale up).
-/// Cropping is part of the resize, so a 1×20000 strip costs no more than its 1×1 square.
-fn resize_centred_square(pixels: Pixels, width: u32, height: u32) -> Result<Vec<u8>, Rejection> {
+/// The largest centred square; of a rotated picture, that is the rotated centred square.
+fn centred_square(width: u32, height: u32) -> Region {
+    let side = f64::from(width.min(height));
+    Region {
+        left: (f64::from(width) - side) / 2.0,
+        top: (f64::from(height) - side) / 2.0,
+        side,
+    }
+}
+
+/// The chosen square (upright pixels of the picture as its header gives it), which must lie
+/// inside the upright picture, as a region of the decoded pixels: turned back into the stored
+/// orientation, then scaled as the decoder shrank.
+fn chosen_region(decoded: &Decoded, square: Square) -> Result<Region, Rejection> {
+    let (width, height) = decoded.source;
+    let (x, y, side) = stored_square(width, height, decoded.orientation, square)
+        .ok_or(Rejection::SquareOutside)?;
+    let scale_x = f64::from(decoded.width) / f64::from(width);
+    let scale_y = f64::from(decoded.height) / f64::from(height);
+    let clamp = |v: f64, max: u32| v.clamp(0.0, f64::from(max));
+    let left = clamp(f64::from(x) * scale_x, decoded.width);
+    let top = clamp(f64::from(y) * scale_y, decoded.height);
+    // The scales differ by less than a pixel (a decoder rounds each side up); the square stays
+    // square and inside.
+    let side = (f64::from(side) * scale_x.min(scale_y))
+        .min(f64::from(decoded.width) - left)
+        .min(f64::from(decoded.height) - top);
+    if side <= 0.0 {
+        return Err(Rejection::SquareOutside);
+    }
+    Ok(Region { left, top, side })
+}
+
+/// Where an upright square lies in the stored `width`×`height` pixels, given the EXIF
+/// orientation that stands them upright; `None` when it does not lie inside the picture.
+fn stored_square(
+    width: u32,
+    height: u32,
+    orientation: Orientation,
+    square: Square,
+) -> Option<(u32, u32, u32)> {
+    let turned = matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    let (upright_width, upright_height) = if turned {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    let Square { x, y, size } = square;
+    if size == 0
+        || u64::from(x) + u64::from(size) > u64::from(upright_width)
+        || u64::from(y) + u64::from(size) > u64::from(upright_height)
+    {
+        return None;
+    }
+    // Each case inverts the turn or flip that `orient` applies to the stored pixels.
+    let (far_x, far_y) = (width - size, height - size);
+    Some(match orientation {
+        Orientation::NoTransforms => (x, y, size),
+        Orientation::FlipHorizontal => (far_x - x, y, size),
+        Orientation::Rotate180 => (far_x - x, far_y - y, size),
+        Orientation::FlipVertical => (x, far_y - y, size),
+        Orientation::Rotate90 => (y, far_y - x, size),
+        Orientation::Rotate270 => (far_x - y, x, size),
+        Orientation::Rotate90FlipH => (y, x, size),
+        Orientation::Rotate270FlipH => (far_x - y, far_y - x, size),
+    })
+}
+
+/// The region, resized with Lanczos3 to SIZE×SIZE (small squares scale up). Cropping is part
+/// of the resize, so a 1×20000 strip costs no more than its 1×1 square.
+fn resize_region(
+    pixels: Pixels,
+    width: u32,
+    height: u32,
+    region: Region,
+) -> Result<Vec<u8>, Rejection> {
     let rgb = match pixels {
         Pixels::Rgb(rgb) => rgb,
         Pixels::Rgba(rgba) => flatten_onto_white(&rgba),
     };
-    let side = f64::from(width.min(height));
-    let left = (f64::from(width) - side) / 2.0;
-    let top = (f64::from(height) - side) / 2.0;
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(left, top, side, side);
+        .crop(region.left, region.top, region.side, region.side);
     let src = FrImage::from_vec_u8(width, height, rgb, PixelType::U8x3)
         .map_err(|_| Rejection::Corrupt)?;
     let mut dst = FrImage::new(SIZE, SIZE, PixelType::U8x3);
@@ -220,29 +234,8 @@ fn resize_centred_square(pixels: Pixels, width: u32, height: u32) -> Result<Vec<
 /// these x (the +128 is folded into `white`).
 fn flatten_onto_white(rgba: &[u8]) -> Vec<u8> {
     let mut rgb = vec![0u8; rgba.len() / 4 * 3];
-    flatten_into(rgba, &mut rgb);
+    super::types::flatten_into(rgba, &mut rgb);
     rgb
-}
-
-/// `flatten_onto_white` into a buffer of three bytes for every four of `rgba`.
-pub(super) fn flatten_into(rgba: &[u8], rgb: &mut [u8]) {
-    for (src, dst) in rgba.chunks_exact(4).zip(rgb.chunks_exact_mut(3)) {
-        match src[3] {
-            255 => dst.copy_from_slice(&src[..3]),
-            0 => dst.fill(255),
-            alpha => {
-                let alpha = u32::from(alpha);
-                let white = 255 * (255 - alpha) + 128;
-                let blend = |c: u8| {
-                    let x = u32::from(c) * alpha + white;
-                    ((x + (x >> 8)) >> 8) as u8
-                };
-                dst[0] = blend(src[0]);
-                dst[1] = blend(src[1]);
-                dst[2] = blend(src[2]);
-            }
-        }
-    }
 }
 
 /// Applied to the small square: the centred square of a rotated picture is the rotated

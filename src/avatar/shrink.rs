@@ -2,7 +2,7 @@
 //! white as it arrives and, when the picture is at least three times `min_short` on its short
 //! side, averaged k×k into a smaller picture, as a JPEG's DCT scaling does.
 
-use super::process::flatten_into;
+use super::types::flatten_into;
 
 /// The largest whole k that keeps the short side at least 1.5 × `min_short` after a k×k
 /// average. A box is a cruder first step than a JPEG's DCT scaling, so it keeps more: on the

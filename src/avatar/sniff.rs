@@ -1,4 +1,7 @@
-//! What a file is, judged by its first bytes only (never its name or declared type).
+//! What a file is, judged by its first bytes only (never its name or declared type), and
+//! which decoder it gets.
+
+use super::formats::{self, Decoder};
 
 /// The decoders Folio runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -7,6 +10,18 @@ pub enum Format {
     Png,
     Gif,
     WebP,
+}
+
+impl Format {
+    /// The decoder this format gets.
+    pub(crate) fn decoder(self) -> Decoder {
+        match self {
+            Format::Jpeg => formats::jpeg::decode,
+            Format::Png => formats::png::decode,
+            Format::Gif => formats::gif::decode,
+            Format::WebP => formats::webp::decode,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,10 +9,10 @@ use std::num::NonZeroU64;
 use gif::{ColorOutput, DecodeOptions, DecodingError, MemoryLimit};
 use image::metadata::Orientation;
 
-use super::process::{Decoded, Limits, Pixels, Rejection, check_dimensions};
-use super::shrink::{BoxShrink, shrink_factor};
+use crate::avatar::shrink::{BoxShrink, shrink_factor};
+use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
 
-pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Decoded, Rejection> {
+pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
     let mut options = DecodeOptions::new();
     options.set_color_output(ColorOutput::Indexed);
     // A frame reaching outside the screen is an error, not a larger picture.
@@ -23,6 +23,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
     let mut decoder = options.read_info(Cursor::new(bytes)).map_err(rejection)?;
     let (width, height) = (u32::from(decoder.width()), u32::from(decoder.height()));
     check_dimensions(width, height, limits)?;
+    let source = (width, height);
 
     let frame = decoder
         .next_frame_info()
@@ -43,7 +44,11 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
         .ok_or(Rejection::Corrupt)?;
     let colours = colour_table(palette, transparent);
 
-    let mut shrink = BoxShrink::new(width, height, shrink_factor(width, height, min_short));
+    let mut shrink = BoxShrink::new(
+        width,
+        height,
+        shrink_factor(width, height, target.min_short(width, height)),
+    );
     let mut row = vec![0u8; width as usize * 4];
     for y in 0..height as usize {
         row.fill(0);
@@ -57,6 +62,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
     }
     let (rgb, width, height) = shrink.finish().ok_or(Rejection::Corrupt)?;
     Ok(Decoded {
+        source,
         pixels: Pixels::Rgb(rgb),
         width,
         height,

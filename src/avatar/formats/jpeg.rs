@@ -9,14 +9,7 @@
 use image::metadata::Orientation;
 use mozjpeg::{Decompress, Format, Marker};
 
-use super::process::{Limits, Rejection, check_dimensions};
-
-pub(super) struct Pixels {
-    pub rgb: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
-    pub orientation: Orientation,
-}
+use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
 
 /// The colour model libjpeg decodes to.
 enum Model {
@@ -26,17 +19,18 @@ enum Model {
 }
 
 /// The smallest scale n/8 (n = 1..=8) that keeps the short side at least `min_short`.
-pub(super) fn scale_numerator(width: u32, height: u32, min_short: u32) -> u8 {
+pub(crate) fn scale_numerator(width: u32, height: u32, min_short: u32) -> u8 {
     let short = u64::from(width.min(height));
     (1..8u8)
         .find(|&n| (short * u64::from(n)).div_ceil(8) >= u64::from(min_short))
         .unwrap_or(8)
 }
 
-pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Pixels, Rejection> {
+pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
     // Dimensions come from our own walk of the header, before libjpeg allocates anything.
     let (width, height) = frame_size(bytes).ok_or(Rejection::Corrupt)?;
     check_dimensions(width, height, limits)?;
+    let source = (width, height);
     if !has_end_of_image(bytes) {
         return Err(Rejection::Corrupt);
     }
@@ -55,7 +49,11 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Pi
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
 
-    decompress.scale(scale_numerator(width, height, min_short));
+    decompress.scale(scale_numerator(
+        width,
+        height,
+        target.min_short(width, height),
+    ));
 
     // Every variant holds the same started decoder; only the colour model differs.
     let (mut started, model) = match decompress.image().map_err(corrupt)? {
@@ -87,8 +85,9 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Pi
     if rgb.len() != width as usize * height as usize * 3 {
         return Err(Rejection::Corrupt);
     }
-    Ok(Pixels {
-        rgb,
+    Ok(Decoded {
+        source,
+        pixels: Pixels::Rgb(rgb),
         width,
         height,
         orientation,

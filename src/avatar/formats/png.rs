@@ -7,10 +7,10 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use png::{ColorType, DecodingError, Transformations};
 
-use super::process::{Decoded, Limits, Pixels, Rejection, check_dimensions};
-use super::shrink::{BoxShrink, shrink_factor};
+use crate::avatar::shrink::{BoxShrink, shrink_factor};
+use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
 
-pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Decoded, Rejection> {
+pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
     let budget = png::Limits {
         bytes: usize::try_from(limits.max_alloc).unwrap_or(usize::MAX),
     };
@@ -19,6 +19,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
     decoder.set_transformations(Transformations::normalize_to_color8());
     let header = decoder.read_header_info().map_err(rejection)?;
     check_dimensions(header.width, header.height, limits)?;
+    let source = (header.width, header.height);
     let mut reader = decoder.read_info().map_err(rejection)?;
 
     let info = reader.info();
@@ -37,7 +38,11 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
         ColorType::Rgba | ColorType::Indexed => 4,
     };
 
-    let mut shrink = BoxShrink::new(width, height, shrink_factor(width, height, min_short));
+    let mut shrink = BoxShrink::new(
+        width,
+        height,
+        shrink_factor(width, height, target.min_short(width, height)),
+    );
     let mut rgba = vec![0u8; width as usize * 4];
     if interlaced {
         // Adam7 rows arrive out of order: the whole (bounded) frame first, then its rows.
@@ -57,6 +62,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
     }
     let (rgb, width, height) = shrink.finish().ok_or(Rejection::Corrupt)?;
     Ok(Decoded {
+        source,
         pixels: Pixels::Rgb(rgb),
         width,
         height,

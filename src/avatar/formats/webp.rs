@@ -18,11 +18,11 @@ use libwebp_sys::{
     WebPGetFeatures, WebPRGBABuffer,
 };
 
-use super::process::{Decoded, Limits, Pixels, Rejection, check_dimensions};
+use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
 
 /// The size to decode to: the whole picture scaled (aspect kept) so its short side is
 /// `min_short`, or the full size when it is not larger than that.
-pub(super) fn scaled_size(width: u32, height: u32, min_short: u32) -> (u32, u32) {
+pub(crate) fn scaled_size(width: u32, height: u32, min_short: u32) -> (u32, u32) {
     let short = width.min(height);
     if short <= min_short {
         return (width, height);
@@ -36,7 +36,7 @@ pub(super) fn scaled_size(width: u32, height: u32, min_short: u32) -> (u32, u32)
 
 /// A still picture scaled to keep a short side of at least `min_short`; an animation's
 /// first frame at full size.
-pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<Decoded, Rejection> {
+pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
     let features = features(bytes)?;
     if features.has_animation != 0 {
         return first_frame(bytes, limits);
@@ -44,13 +44,14 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
     let side = |n: i32| u32::try_from(n).map_err(|_| Rejection::Corrupt);
     let (width, height) = (side(features.width)?, side(features.height)?);
     check_dimensions(width, height, limits)?;
+    let source = (width, height);
     // libwebp ignores EXIF; `image` reads the chunk without decoding any pixels.
     let orientation = WebPDecoder::new(Cursor::new(bytes))
         .map_err(|_| Rejection::Corrupt)?
         .orientation()
         .unwrap_or(Orientation::NoTransforms);
 
-    let (out_width, out_height) = scaled_size(width, height, min_short);
+    let (out_width, out_height) = scaled_size(width, height, target.min_short(width, height));
     let has_alpha = features.has_alpha != 0;
     let channels = if has_alpha { 4 } else { 3 };
     let stride = out_width as usize * channels;
@@ -87,6 +88,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits, min_short: u32) -> Result<De
         Pixels::Rgb(pixels)
     };
     Ok(Decoded {
+        source,
         pixels,
         width: out_width,
         height: out_height,
@@ -103,6 +105,7 @@ fn first_frame(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
     let mut decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(rejection)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
+    let source = (width, height);
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_side);
     image_limits.max_image_height = Some(limits.max_side);
@@ -120,6 +123,7 @@ fn first_frame(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
         Pixels::Rgb(image.into_rgb8().into_raw())
     };
     Ok(Decoded {
+        source,
         pixels,
         width,
         height,
