@@ -16,6 +16,14 @@
 //! FastAPI + Pillow peer (its API: POST /users, PATCH /api/users/{id}/picture, GET /users/{id}),
 //! so the figures can be compared as ratios taken in one run. Images come from
 //! `FOLIO_BENCH_IMAGES` (a `make_images.py` folder) or are generated.
+//!
+//! `--directory [--members N]` benchmarks the member directory instead: it seeds N members
+//! (default 1,000,000) straight into a fresh database, starts Folio on it, and reports
+//! requests/s and latency at concurrency 16 of `/users`, a page 90% deep (a cursor sealed
+//! with the key it gives Folio) and prefix searches, then the query plans of members.rs's SQL.
+//! With `--database-url postgres://…` the database must hold no users.
+//!
+//!     cargo run --release --example loadtest -- --directory --members 1000000 --seconds 10
 
 #[path = "../benches/images.rs"]
 #[allow(dead_code)]
@@ -26,6 +34,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use bytes::Bytes;
 use reqwest::{Body, Client, StatusCode, multipart, redirect::Policy};
 
@@ -36,6 +45,8 @@ struct Args {
     uploads_only: bool,
     peer: Option<String>,
     peer_pid: Option<u32>,
+    directory: bool,
+    members: usize,
 }
 
 fn args() -> Args {
@@ -46,6 +57,8 @@ fn args() -> Args {
         uploads_only: false,
         peer: None,
         peer_pid: None,
+        directory: false,
+        members: 1_000_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -62,6 +75,10 @@ fn args() -> Args {
             "--uploads-only" => args.uploads_only = true,
             "--peer" => args.peer = it.next(),
             "--peer-pid" => args.peer_pid = it.next().and_then(|s| s.parse().ok()),
+            "--directory" => args.directory = true,
+            "--members" => {
+                args.members = it.next().and_then(|s| s.parse().ok()).expect("--members N")
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -297,6 +314,16 @@ fn peak_rss_mb(pid: u32) -> f64 {
 }
 
 fn start_folio(dir: &std::path::Path, database_url: &str, media_store: &str) -> (Child, String) {
+    start_folio_with(dir, database_url, media_store, &[])
+}
+
+/// [`start_folio`] with more settings in its environment.
+fn start_folio_with(
+    dir: &std::path::Path,
+    database_url: &str,
+    media_store: &str,
+    settings: &[(&str, &str)],
+) -> (Child, String) {
     let binary = std::env::current_exe()
         .expect("exe")
         .parent()
@@ -324,6 +351,7 @@ fn start_folio(dir: &std::path::Path, database_url: &str, media_store: &str) -> 
         )
         .env("FOLIO_SECRET_KEY_FILE", dir.join("folio.key"))
         .env("RUST_LOG", "warn,folio::startup=info")
+        .envs(settings.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
@@ -440,6 +468,12 @@ async fn phases(
 #[tokio::main]
 async fn main() {
     let args = args();
+    if args.directory {
+        for database_url in &args.database_urls {
+            directory(args.seconds, database_url, args.members).await;
+        }
+        return;
+    }
     let all = images::load();
     let photo12 = Bytes::from(all[0].bytes.clone());
     let photo24 = Bytes::from(all[1].bytes.clone());
@@ -487,4 +521,676 @@ async fn main() {
         )
         .await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `--directory`: the member directory (`GET /users`) on a database of `--members` members.
+// ---------------------------------------------------------------------------------------------
+
+/// The session key the directory benchmark gives Folio (`FOLIO_SECRET_KEY`), so it can seal
+/// directory cursors of its own: 64 fixed bytes.
+fn directory_key() -> [u8; 64] {
+    std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11))
+}
+
+/// A matching prefix with more than this many members in either name index is searched by
+/// walking the members newest first (`BROAD` in src/db/members.rs).
+const BROAD: usize = 4096;
+
+/// Comma-separated `Display|ascii`: the name as people write it and as it goes into a
+/// username; a name without `|` is ASCII already. The most common first come first: picks follow a Zipf-like law.
+const FIRST_NAMES: &str = "\
+    Maria, James, Mohammed, Anna, David, Wei, Sofia, John, Fatima, Michael, Elena, Robert, \
+    Olga, Daniel, Laura, Ahmed, Sarah, Carlos, Yuki, Peter, Emma, Thomas, Aisha, Paul, Julia, \
+    Mark, Priya, Martin, Chloé|chloe, Andrew, Mei, Marco, Hannah, Joseph, Lucía|lucia, Ivan, \
+    Nadia, Richard, Zoë|zoe, Jürgen|juergen, Ngọc|ngoc, Łukasz|lukasz, Kenji, Amara, Diego, \
+    Ingrid, Omar, Leila, Pierre, Chiara, Sven, Ana, Tomás|tomas, Marta, Hiroshi, Grace, \
+    Samuel, Noor, Lars, Isabel, Pedro, Katarzyna, André|andre, Siobhán|siobhan, Björn|bjorn, \
+    Mariam, Rahul, Camille, Stefan, Ayşe|ayse, Dmitri, Clara, Luca, Amelia, Giovanni, Freya, \
+    Kwame, Ines, Mateo, Anika, Hugo, Ewa, Rafael, Marie, Arjun, Helga, Tariq, Bianca, Jonas, \
+    Yasmin, Oscar, Linh, Felix, Nina, Emil, Sana, Viktor, Lena, Kofi, Ava, Matteo, Ola, \
+    Henrik, Rosa, Ali, Eva, Bruno, Keiko, Adam, Irene, Raj, Alice, Marek, Sakura, Igor, Lucy, \
+    Karim, Agnieszka, Jakub, Noémie|noemie, Tao, Astrid, Emre, Renée|renee, Finn, Greta, \
+    Hamza, Iris, Jorge, Kaito, Lina, Milan, Naomi, Otto, Pia, Quentin, Rania, Soren, Tess, \
+    Umar, Vera, Wojciech, Xin, Yara, Zainab, Ashok, Beatriz, Cem, Dagny, Eitan, Farah, Gustav, \
+    Hana, Ilya, Jana, Kiran, Ludmila, Malik, Nils, Olivia, Pablo, Ruth, Sergei, Tanvir, Ulla, \
+    Valentina, Wanjiru, Xavier, Yusuf, Zofia, Abebe, Bongani, Chidi, Dalia, Erik, Femi, \
+    Gaspard, Hyun, Ioana, Jasmin, Kemal, Liam, Minh, Nikolai, Oren, Paulina, Radu, Saoirse, \
+    Thiago, Uma, Vikram, Wiebke, Ximena, Yerlan, Zuzana, Aurélie|aurelie, Dorothée|dorothee, \
+    Élodie|elodie, Şebnem|sebnem";
+
+const LAST_NAMES: &str = "\
+    Smith, García|garcia, Müller|mueller, Nguyễn|nguyen, Kowalski, Rossi, Ivanov, Wang, Kim, \
+    Silva, Johnson, Martin, Bernard, Schmidt, López|lopez, Khan, Tanaka, Singh, Jones, Brown, \
+    Fischer, Novak, Dubois, Hansen, Jensen, Nielsen, Andersson, Johansson, Larsen, Virtanen, \
+    Horvat, Popescu, Papadopoulos, Yılmaz|yilmaz, Kaya, Cohen, Levi, Hassan, Ali, Ahmed, \
+    Mensah, Okafor, Adeyemi, Mwangi, Dlamini, Naidoo, Patel, Sharma, Gupta, Reddy, Chen, Li, \
+    Zhang, Liu, Yamamoto, Suzuki, Sato, Park, Lee, Choi, Tran, Le, Pham, Santos, Pereira, \
+    Costa, Oliveira, Fernández|fernandez, González|gonzalez, Rodríguez|rodriguez, \
+    Martínez|martinez, Hernández|hernandez, Pérez|perez, Romero, Moreau, Laurent, \
+    Lefèvre|lefevre, Girard, Bianchi, Romano, Colombo, Ricci, Weber, Wagner, Becker, Schulz, \
+    Hoffmann, Koch, Richter, Wolf, Schröder|schroeder, Neumann, Zimmermann, Krüger|krueger, \
+    Wójcik|wojcik, Kowalczyk, Lewandowski, Zieliński|zielinski, Szymański|szymanski, \
+    Dąbrowski|dabrowski, Nowak, Svoboda, Dvořák|dvorak, Kovács|kovacs, Nagy, Tóth|toth, \
+    Szabó|szabo, Petrov, Smirnov, Kuznetsov, Popov, Sokolov, Lebedev, Kozlov, Novikov, \
+    Morozov, Volkov, O'Brien|obrien, Murphy, Kelly, Walsh, Byrne, Ryan, Taylor, Wilson, \
+    Davies, Evans, Thomas, Roberts, Walker, Wright, Thompson, White, Hughes, Edwards, Green, \
+    Hall, Wood, Harris, Lewis, Clarke, Jackson, Turner, Hill, Moore, Cooper, Ward, Morris, \
+    King, Baker, Young, Allen, Scott, Adams, Campbell, Anderson, Mitchell, Carter, Phillips, \
+    Parker, Collins, Stewart, Sánchez|sanchez, Ramírez|ramirez, Torres, Flores, Rivera, \
+    Gómez|gomez, Díaz|diaz, Cruz, Morales, Ortiz, Gutiérrez|gutierrez, Chávez|chavez, Ramos, \
+    Ruiz, Álvarez|alvarez, Castillo, Jiménez|jimenez, Vargas, Moreno, Herrera, Medina, \
+    Aguilar, Vega, Mendoza, Bakker, Visser, de Vries|devries, van Dijk|vandijk, Janssen, \
+    Peeters, Maes, Öztürk|ozturk, Çelik|celik, Şahin|sahin, Demir, Arslan, Doğan|dogan, Abe, \
+    Ito, Watanabe, Nakamura, Kobayashi, Kato, Yoshida, Hoang, Vu, Dang, Bui";
+
+/// One name of a list: as shown, and as a username writes it.
+fn name_forms(entry: &str) -> (&str, String) {
+    match entry.split_once('|') {
+        Some((shown, ascii)) => (shown, ascii.to_owned()),
+        None => (entry, entry.to_ascii_lowercase()),
+    }
+}
+
+/// splitmix64: a fixed, fast sequence, so every run seeds the same members.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n`.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The members, in insertion order (oldest first): which first and last name, and which
+/// occurrence of that pair (the number at the end of the username, from 1).
+struct Members {
+    first: Vec<(String, String)>,
+    last: Vec<(String, String)>,
+    /// Per first × last pair: the display name and its search key.
+    display: Vec<(String, String)>,
+    rows: Vec<(u16, u16, u32)>,
+}
+
+impl Members {
+    fn generate(n: usize) -> Self {
+        let first: Vec<(String, String)> = FIRST_NAMES
+            .split(',')
+            .map(str::trim)
+            .map(|e| {
+                let (shown, ascii) = name_forms(e);
+                (shown.to_owned(), ascii)
+            })
+            .collect();
+        let last: Vec<(String, String)> = LAST_NAMES
+            .split(',')
+            .map(str::trim)
+            .map(|e| {
+                let (shown, ascii) = name_forms(e);
+                (shown.to_owned(), ascii)
+            })
+            .collect();
+        let mut display = Vec::with_capacity(first.len() * last.len());
+        for (f, _) in &first {
+            for (l, _) in &last {
+                // Stored as the profile form stores it (trimmed, NFC).
+                let name = folio::domain::DisplayName::parse(&format!("{f} {l}"))
+                    .expect("a valid display name")
+                    .expect("not empty");
+                let shown: &str = name.as_ref();
+                display.push((shown.to_owned(), folio::domain::search_key(shown)));
+            }
+        }
+        // First names by a Zipf-like law (weight 1 / (rank + 10)), last names uniformly.
+        let weights: Vec<f64> = (0..first.len()).map(|r| 1.0 / (r as f64 + 10.0)).collect();
+        let total: f64 = weights.iter().sum();
+        let mut cumulative = Vec::with_capacity(first.len());
+        let mut sum = 0.0;
+        for w in &weights {
+            sum += w / total;
+            cumulative.push(sum);
+        }
+        let mut rng = Rng(0x5EED_F011_0D1E_C70F);
+        let mut seen = vec![0u32; first.len() * last.len()];
+        let mut rows = Vec::with_capacity(n);
+        for _ in 0..n {
+            let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+            let f = cumulative.partition_point(|&c| c < u).min(first.len() - 1);
+            let l = rng.below(last.len());
+            let pair = &mut seen[f * last.len() + l];
+            *pair += 1;
+            rows.push((f as u16, l as u16, *pair));
+        }
+        Self {
+            first,
+            last,
+            display,
+            rows,
+        }
+    }
+
+    fn username(&self, row: usize) -> String {
+        let (f, l, k) = self.rows[row];
+        format!(
+            "{}.{}{k}",
+            self.first[f as usize].1, self.last[l as usize].1
+        )
+    }
+
+    fn display(&self, row: usize) -> &(String, String) {
+        let (f, l, _) = self.rows[row];
+        &self.display[f as usize * self.last.len() + l as usize]
+    }
+
+    /// How many members' usernames, and how many display names, start with the search key.
+    fn matches(&self, key: &str) -> (usize, usize) {
+        let mut by_username = 0;
+        let mut by_name = 0;
+        for row in 0..self.rows.len() {
+            by_username += usize::from(self.username(row).starts_with(key));
+            by_name += usize::from(self.display(row).1.starts_with(key));
+        }
+        (by_username, by_name)
+    }
+}
+
+/// Inserts the members straight into the database, 2,000 rows a statement and one transaction
+/// per 100,000. Returns the ids of the first and last member.
+fn seed(conn: &mut folio::db::DbConn, members: &Members) -> (i64, i64) {
+    use diesel::prelude::*;
+    use folio::db::schema::users;
+
+    // One fixed, valid-looking hash: nobody logs in as these members.
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2VlZGVkLW1lbWJlcnM$\
+                        vT8oR1qk3wJ0eJ8b6Wm0r0y2c0a1n9fHq2xkQ3dJk5E";
+    let start_time = folio::db::now() - members.rows.len() as i64;
+    let rows = members.rows.len();
+    let mut row = 0;
+    while row < rows {
+        let end = (row + 100_000).min(rows);
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            let mut batch_start = row;
+            while batch_start < end {
+                let batch_end = (batch_start + 2_000).min(end);
+                let values: Vec<_> = (batch_start..batch_end)
+                    .map(|i| {
+                        let username = members.username(i);
+                        debug_assert!(
+                            (3..=30).contains(&username.len())
+                                && username
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                        );
+                        let (display, key) = members.display(i);
+                        (
+                            users::email.eq(format!("{username}@example.com")),
+                            users::username.eq(username),
+                            users::password_hash.eq(HASH),
+                            users::created_at.eq(start_time + i as i64),
+                            users::display_name.eq(Some(display.as_str())),
+                            users::display_name_key.eq(Some(key.as_str())),
+                        )
+                    })
+                    .collect();
+                // Batch inserts are per backend: `DbConn` (a `MultiConnection`) has none.
+                match conn {
+                    folio::db::DbConn::Sqlite(c) => diesel::insert_into(users::table)
+                        .values(values)
+                        .execute(c)?,
+                    folio::db::DbConn::Postgres(c) => diesel::insert_into(users::table)
+                        .values(values)
+                        .execute(c)?,
+                };
+                batch_start = batch_end;
+            }
+            Ok(())
+        })
+        .expect("seed members");
+        row = end;
+    }
+    let (low, high): (Option<i64>, Option<i64>) = users::table
+        .select((diesel::dsl::min(users::id), diesel::dsl::max(users::id)))
+        .first(conn)
+        .expect("id range");
+    let (low, high) = (low.unwrap_or(0), high.unwrap_or(0));
+    assert_eq!(
+        (high - low + 1) as usize,
+        rows,
+        "ids are not one run in insertion order"
+    );
+    (low, high)
+}
+
+#[derive(diesel::QueryableByName)]
+struct SqlitePlanRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    id: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    parent: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PostgresPlanRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// The query plans of the SQL that src/db/members.rs issues, written out by hand as diesel
+/// writes it.
+fn print_plans(conn: &mut folio::db::DbConn, deep_before: i64, broad: &str, narrow: &str) {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Integer, Text};
+
+    const MEMBER: &str = "SELECT users.id, users.username, users.display_name, users.picture \
+                          FROM users";
+    // The end of the narrow prefix's range: its last character grown by one.
+    let narrow_until = {
+        let mut chars: Vec<char> = narrow.chars().collect();
+        let last = chars.pop().expect("a prefix");
+        chars.push(char::from_u32(u32::from(last) + 1).expect("a next character"));
+        chars.into_iter().collect::<String>()
+    };
+    let ids = (deep_before - 21..deep_before)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cases: Vec<(String, String)> = vec![
+        (
+            "first and deep page".into(),
+            format!("{MEMBER} WHERE users.id < ? ORDER BY users.id DESC LIMIT ?"),
+        ),
+        (
+            format!("search '{narrow}': username_key range"),
+            "SELECT users.id FROM users WHERE users.username_key >= ? AND users.id < ? \
+             AND users.username_key < ? LIMIT ?"
+                .into(),
+        ),
+        (
+            format!("search '{narrow}': display_name_key range"),
+            "SELECT users.id FROM users WHERE users.display_name_key >= ? AND users.id < ? \
+             AND users.display_name_key < ? LIMIT ?"
+                .into(),
+        ),
+        (
+            "search: the page's members by id".into(),
+            format!("{MEMBER} WHERE users.id IN ({ids}) ORDER BY users.id DESC"),
+        ),
+        (
+            format!("search '{broad}': broad, newest first"),
+            format!(
+                "{MEMBER} WHERE users.id < ? AND (substr(users.username_key, ?, ?) = ? \
+                 OR substr(users.display_name_key, ?, ?) = ?) ORDER BY users.id DESC LIMIT ?"
+            ),
+        ),
+    ];
+    let len = broad.chars().count() as i32;
+    match conn {
+        folio::db::DbConn::Sqlite(c) => {
+            for (i, (what, sql)) in cases.iter().enumerate() {
+                let q = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"));
+                let rows: Vec<SqlitePlanRow> = match i {
+                    0 => q
+                        .bind::<BigInt, _>(deep_before)
+                        .bind::<BigInt, _>(21)
+                        .load(c),
+                    1 | 2 => q
+                        .bind::<Text, _>(narrow)
+                        .bind::<BigInt, _>(i64::MAX)
+                        .bind::<Text, _>(&narrow_until)
+                        .bind::<BigInt, _>(BROAD as i64 + 1)
+                        .load(c),
+                    3 => q.load(c),
+                    _ => q
+                        .bind::<BigInt, _>(i64::MAX)
+                        .bind::<Integer, _>(1)
+                        .bind::<Integer, _>(len)
+                        .bind::<Text, _>(broad)
+                        .bind::<Integer, _>(1)
+                        .bind::<Integer, _>(len)
+                        .bind::<Text, _>(broad)
+                        .bind::<BigInt, _>(21)
+                        .load(c),
+                }
+                .expect("EXPLAIN QUERY PLAN");
+                println!("  {what}:\n    {sql}");
+                for row in rows {
+                    let depth = if row.parent == 0 { 0 } else { 1 };
+                    println!("    {}[{}] {}", "  ".repeat(depth), row.id, row.detail);
+                }
+            }
+        }
+        folio::db::DbConn::Postgres(c) => {
+            // Literals instead of parameters: EXPLAIN takes none.
+            let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+            for (i, (what, sql)) in cases.iter().enumerate() {
+                let mut values: Vec<String> = match i {
+                    0 => vec![deep_before.to_string(), "21".into()],
+                    1 | 2 => vec![
+                        quote(narrow),
+                        i64::MAX.to_string(),
+                        quote(&narrow_until),
+                        (BROAD + 1).to_string(),
+                    ],
+                    3 => vec![],
+                    _ => vec![
+                        i64::MAX.to_string(),
+                        "1".into(),
+                        len.to_string(),
+                        quote(broad),
+                        "1".into(),
+                        len.to_string(),
+                        quote(broad),
+                        "21".into(),
+                    ],
+                };
+                values.reverse();
+                let sql: String = sql
+                    .split('?')
+                    .enumerate()
+                    .map(|(j, part)| {
+                        if j == 0 {
+                            part.to_owned()
+                        } else {
+                            format!("{}{part}", values.pop().expect("a value"))
+                        }
+                    })
+                    .collect();
+                let rows: Vec<PostgresPlanRow> = diesel::sql_query(format!("EXPLAIN {sql}"))
+                    .load(c)
+                    .expect("EXPLAIN");
+                println!("  {what}:\n    {sql}");
+                for row in rows {
+                    println!("    {}", row.line);
+                }
+            }
+        }
+    }
+}
+
+/// How many members a page of the directory lists.
+fn members_listed(html: &str) -> usize {
+    html.matches(r#"<li class="member">"#).count()
+}
+
+async fn directory(seconds: u64, database_url: &str, n: usize) {
+    use diesel::RunQueryDsl;
+
+    assert!(n >= 1_000, "--members: at least 1000");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = database_url == "sqlite";
+    let db_path = dir.path().join("folio.db");
+    let url = folio::db::DatabaseUrl::parse(if sqlite {
+        db_path.to_str().expect("a UTF-8 path")
+    } else {
+        database_url
+    })
+    .expect("a database URL");
+    let db = folio::db::Db::open_with(
+        &url,
+        folio::db::PoolOptions {
+            // Two: PostgreSQL pools keep two idle connections.
+            max_size: 2,
+            connection_timeout: Duration::from_secs(30),
+        },
+    )
+    .expect("open the database");
+    let mut conn = db.conn().expect("a connection");
+    {
+        use diesel::prelude::*;
+        let existing: i64 = folio::db::schema::users::table
+            .count()
+            .get_result(&mut *conn)
+            .expect("count users");
+        assert_eq!(
+            existing, 0,
+            "the directory benchmark needs a database without users"
+        );
+    }
+
+    let t = Instant::now();
+    let members = Members::generate(n);
+    let generated = t.elapsed();
+    if sqlite {
+        // This connection only: a cache that holds the indexes while they grow.
+        diesel::sql_query("PRAGMA cache_size = -262144")
+            .execute(&mut *conn)
+            .expect("cache size");
+    }
+    let t = Instant::now();
+    let (low, high) = seed(&mut conn, &members);
+    let seeded = t.elapsed();
+    let size = if sqlite {
+        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .expect("checkpoint");
+        let file = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let wal = db_path.with_extension("db-wal");
+        format!(
+            "database file {:.0} MB (WAL {:.0} MB)",
+            file(&db_path) as f64 / 1e6,
+            file(&wal) as f64 / 1e6
+        )
+    } else {
+        #[derive(diesel::QueryableByName)]
+        struct Size {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            bytes: i64,
+        }
+        let size: Size = diesel::sql_query("SELECT pg_total_relation_size('users') AS bytes")
+            .get_result(&mut *conn)
+            .expect("table size");
+        format!("users table with indexes {:.0} MB", size.bytes as f64 / 1e6)
+    };
+    println!(
+        "seeded {n} members (ids {low}..={high}) in {:.1} s ({:.0} rows/s; names made in {:.1} s); {size}",
+        seeded.as_secs_f64(),
+        n as f64 / seeded.as_secs_f64(),
+        generated.as_secs_f64()
+    );
+
+    // The cases.
+    let key = directory_key();
+    let depth = (n as i64) * 9 / 10;
+    let deep_before = high - depth + 1;
+    let deep = format!(
+        "/users?after={}",
+        folio::directory::CursorKey::derive(&key).seal(folio::directory::Cursor {
+            before_id: deep_before
+        })
+    );
+    // The most common first name's first three letters, in both its forms.
+    let broad = members.first[0].1[..3].to_owned();
+    // One pair of names that occurs at least 12 times: its 12th username, as a prefix.
+    let narrow = {
+        let last = members.last.len();
+        let mut counts = vec![0u32; members.first.len() * last];
+        for &(f, l, _) in &members.rows {
+            counts[f as usize * last + l as usize] += 1;
+        }
+        let pair = counts.iter().position(|&c| c >= 12).unwrap_or_else(|| {
+            let most = counts.iter().max().copied().unwrap_or(0);
+            counts.iter().position(|&c| c == most).unwrap_or(0)
+        });
+        let k = counts[pair].min(12);
+        format!(
+            "{}.{}{k}",
+            members.first[pair / last].1,
+            members.last[pair % last].1
+        )
+    };
+    // The prefix of a first name with the most matches that the name indexes still answer:
+    // the costliest search on that path.
+    let near_broad = {
+        let mut per_first = vec![0usize; members.first.len()];
+        for &(f, _, _) in &members.rows {
+            per_first[f as usize] += 1;
+        }
+        let firsts: Vec<(String, String, usize)> = members
+            .first
+            .iter()
+            .zip(&per_first)
+            .map(|((shown, ascii), &c)| (folio::domain::search_key(shown), ascii.clone(), c))
+            .collect();
+        let mut best: Option<(usize, String)> = None;
+        for (key, ascii, _) in &firsts {
+            for p in [key, ascii] {
+                for end in p.char_indices().map(|(i, _)| i).skip(2).chain([p.len()]) {
+                    let p = &p[..end];
+                    let by_name: usize = firsts
+                        .iter()
+                        .filter(|(k, _, _)| k.starts_with(p))
+                        .map(|f| f.2)
+                        .sum();
+                    let by_username: usize = firsts
+                        .iter()
+                        .filter(|(_, a, _)| a.starts_with(p))
+                        .map(|f| f.2)
+                        .sum();
+                    let total = by_name + by_username;
+                    if by_name <= BROAD
+                        && by_username <= BROAD
+                        && best.as_ref().is_none_or(|(t, _)| total > *t)
+                    {
+                        best = Some((total, p.to_owned()));
+                    }
+                }
+            }
+        }
+        best.map(|(_, p)| p).unwrap_or_else(|| narrow.clone())
+    };
+    let encode = |q: &str| {
+        q.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    let mut cases: Vec<(String, String)> = vec![
+        ("first page".into(), "/users".into()),
+        (format!("page {depth} members deep"), deep.clone()),
+    ];
+    for (what, q) in [
+        ("broad", broad.as_str()),
+        ("narrow", narrow.as_str()),
+        ("one letter", "a"),
+        ("just under BROAD", near_broad.as_str()),
+    ] {
+        let (by_username, by_name) = members.matches(q);
+        let path = if by_username > BROAD || by_name > BROAD {
+            "scan"
+        } else {
+            "index"
+        };
+        cases.push((
+            format!("search {what} q={q} ({by_username}+{by_name}, {path})"),
+            format!("/users?q={}", encode(q)),
+        ));
+    }
+
+    // Folio on that database.
+    let key_text = base64::engine::general_purpose::STANDARD.encode(key);
+    let (mut child, base) = start_folio_with(
+        dir.path(),
+        database_url,
+        "folder",
+        &[
+            ("FOLIO_SECRET_KEY", key_text.as_str()),
+            ("FOLIO_SIGNUPS_PER_HOUR", "0"),
+        ],
+    );
+    let backend = if sqlite { "sqlite" } else { "postgresql" };
+    println!(
+        "folio on {backend} at {base}, concurrency 16, {seconds} s per case; a search's \
+         (u+n, path): members whose username + whose name starts with q, and the path \
+         members.rs takes (index: both <= {BROAD}, else scan newest first)"
+    );
+    let client = Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    for (what, path) in &cases {
+        let r = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("GET");
+        let status = r.status();
+        let html = r.text().await.expect("body");
+        let listed = members_listed(&html);
+        let ok = if path == &deep {
+            status == StatusCode::OK && listed == 20
+        } else {
+            status == StatusCode::OK && listed >= 1
+        };
+        assert!(ok, "{what}: {path} answered {status} with {listed} members");
+    }
+
+    let duration = Duration::from_secs(seconds);
+    let mut results = Vec::new();
+    for (what, path) in &cases {
+        let (c, url) = (client.clone(), Arc::new(format!("{base}{path}")));
+        let stats = run(16, duration, move |_| {
+            let (c, url) = (c.clone(), url.clone());
+            async move { page_ok(&c, &url).await }
+        })
+        .await;
+        println!("{}", stats.line(what));
+        results.push(stats);
+    }
+    println!(
+        "deep/first: requests/s x{:.2}, p50 x{:.2}, p99 x{:.2}",
+        results[1].rate() / results[0].rate(),
+        results[1].percentile(0.5) / results[0].percentile(0.5),
+        results[1].percentile(0.99) / results[0].percentile(0.99)
+    );
+    let slowest = results
+        .iter()
+        .map(Stats::rate)
+        .fold(f64::INFINITY, f64::min);
+    let search_p50 = results[2..]
+        .iter()
+        .map(|s| s.percentile(0.5))
+        .fold(0.0, f64::max);
+    println!(
+        "targets: every case >= 5000/s: {} (slowest {slowest:.0}/s); deep within 2x of first: {}; \
+         search p50 < 5 ms: {} (worst {search_p50:.1} ms)",
+        if slowest >= 5000.0 { "met" } else { "NOT met" },
+        if results[0].rate() <= 2.0 * results[1].rate() {
+            "met"
+        } else {
+            "NOT met"
+        },
+        if search_p50 < 5.0 { "met" } else { "NOT met" },
+    );
+    println!(
+        "[folio {backend}] peak server RSS {:.0} MB",
+        peak_rss_mb(child.id())
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    println!(
+        "query plans ({}):",
+        if sqlite {
+            "EXPLAIN QUERY PLAN"
+        } else {
+            "EXPLAIN"
+        }
+    );
+    print_plans(&mut conn, deep_before, &broad, &narrow);
 }

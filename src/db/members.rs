@@ -24,11 +24,11 @@ pub struct Member {
 // Not an index's expression, so the planner cannot take it for a range of one: see `BROAD`.
 define_sql_function!(fn substr(text: Nullable<Text>, start: Integer, length: Integer) -> Nullable<Text>);
 
-/// A prefix with more matches than this (in either name) is searched by walking the members
-/// newest first, where one in every few hundred matches and a page fills fast; a rarer one
-/// by reading its matches from the name indexes and sorting them. Either way a page reads at
-/// most a few thousand index entries: the two costs meet near sqrt(20 × members) at a
-/// million members.
+/// A prefix shared by more members than this (by username or by display name) is searched by
+/// walking the members newest first, where at least one in a few hundred matches at a million
+/// members and a page fills after a few thousand rows at worst; a rarer one is read from the
+/// name indexes, where the database keeps the newest of at most this many entries. Telling
+/// the two apart steps over at most this many index entries, inside the database.
 const BROAD: i64 = 4096;
 
 /// Up to `limit` members older than `before` (all when `None`), newest first.
@@ -47,59 +47,80 @@ pub fn newest(
             .select(Member::as_select())
             .load(conn);
     };
-    match matching_ids(conn, before, prefix)? {
-        Some(mut ids) => {
-            ids.sort_unstable_by(|a, b| b.cmp(a));
-            ids.truncate(usize::try_from(limit).unwrap_or(0));
-            users::table
-                .filter(users::id.eq_any(ids))
-                .order(users::id.desc())
-                .select(Member::as_select())
-                .load(conn)
-        }
-        None => {
-            let length = i32::try_from(prefix.chars()).unwrap_or(i32::MAX);
-            users::table
-                .filter(users::id.lt(before))
-                .filter(
-                    substr(users::username_key.nullable(), 1, length)
-                        .eq(&prefix.from)
-                        .or(substr(users::display_name_key, 1, length).eq(&prefix.from)),
-                )
-                .order(users::id.desc())
-                .limit(limit)
-                .select(Member::as_select())
-                .load(conn)
-        }
+    let mut broad = false;
+    for key in [Key::Username, Key::DisplayName] {
+        // A row exists past the first BROAD matches: the index holds more than that.
+        let past: Option<i64> = matching(key, prefix, before)
+            .select(users::id)
+            .offset(BROAD)
+            .limit(1)
+            .first(conn)
+            .optional()?;
+        broad |= past.is_some();
     }
-}
-
-/// The ids of every member older than `before` whose username or display name starts with
-/// the prefix, read from the two name indexes; `None` when either holds more than [`BROAD`].
-fn matching_ids(conn: &mut DbConn, before: i64, prefix: &Prefix) -> QueryResult<Option<Vec<i64>>> {
-    let mut by_username = users::table
-        .filter(users::username_key.ge(&prefix.from))
-        .filter(users::id.lt(before))
-        .select(users::id)
-        .limit(BROAD + 1)
-        .into_boxed();
-    let mut by_name = users::table
-        .filter(users::display_name_key.ge(&prefix.from))
-        .filter(users::id.lt(before))
-        .select(users::id)
-        .limit(BROAD + 1)
-        .into_boxed();
-    if let Some(until) = &prefix.until {
-        by_username = by_username.filter(users::username_key.lt(until));
-        by_name = by_name.filter(users::display_name_key.lt(until));
+    if broad {
+        let length = i32::try_from(prefix.chars()).unwrap_or(i32::MAX);
+        return users::table
+            .filter(users::id.lt(before))
+            .filter(
+                substr(users::username_key.nullable(), 1, length)
+                    .eq(&prefix.from)
+                    .or(substr(users::display_name_key, 1, length).eq(&prefix.from)),
+            )
+            .order(users::id.desc())
+            .limit(limit)
+            .select(Member::as_select())
+            .load(conn);
     }
     let mut ids = BTreeSet::new();
-    for query in [by_username, by_name] {
-        let found: Vec<i64> = query.load(conn)?;
-        if found.len() as i64 > BROAD {
-            return Ok(None);
-        }
-        ids.extend(found);
+    for key in [Key::Username, Key::DisplayName] {
+        // `id + 0` is not the primary key, so the database reads the name's index and keeps
+        // the newest `limit` itself, rather than walk every member for a rare name.
+        let newest: Vec<i64> = matching(key, prefix, before)
+            .select(users::id)
+            .order((users::id + 0).desc())
+            .limit(limit)
+            .load(conn)?;
+        ids.extend(newest);
     }
-    Ok(Some(ids.into_iter().collect()))
+    let ids: Vec<i64> = ids
+        .into_iter()
+        .rev()
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect();
+    users::table
+        .filter(users::id.eq_any(ids))
+        .order(users::id.desc())
+        .select(Member::as_select())
+        .load(conn)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    Username,
+    DisplayName,
+}
+
+type Boxed<'a> = users::BoxedQuery<'a, <DbConn as diesel::Connection>::Backend>;
+
+/// Members older than `before` whose `key` starts with the prefix: a range of that key's
+/// index.
+fn matching(key: Key, prefix: &Prefix, before: i64) -> Boxed<'_> {
+    let query = users::table.filter(users::id.lt(before)).into_boxed();
+    match (key, &prefix.until) {
+        (Key::Username, until) => {
+            let query = query.filter(users::username_key.ge(&prefix.from));
+            match until {
+                Some(until) => query.filter(users::username_key.lt(until)),
+                None => query,
+            }
+        }
+        (Key::DisplayName, until) => {
+            let query = query.filter(users::display_name_key.ge(&prefix.from));
+            match until {
+                Some(until) => query.filter(users::display_name_key.lt(until)),
+                None => query,
+            }
+        }
+    }
 }
