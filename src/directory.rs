@@ -125,8 +125,7 @@ pub struct Prefix {
     /// As typed (trimmed), for the search box.
     pub text: String,
     pub from: String,
-    /// `None` when no string follows every key with the prefix (only if it ends in U+10FFFF).
-    pub until: Option<String>,
+    pub until: String,
 }
 
 impl Prefix {
@@ -144,7 +143,8 @@ impl Prefix {
         let key: String = key.chars().take(Self::MAX_CHARS).collect();
         Some(Self {
             text: text.chars().take(Self::MAX_CHARS).collect(),
-            until: successor(&key),
+            // Only a prefix of U+10FFFFs has no successor: then nothing longer than any key.
+            until: successor(&key).unwrap_or_else(|| "\u{10FFFF}".repeat(Self::MAX_CHARS + 1)),
             from: key,
         })
     }
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn prefixes_are_ranges_of_keys() {
         let p = Prefix::parse(Some(" @Ada ")).expect("a prefix");
-        assert_eq!((p.from.as_str(), p.until.as_deref()), ("ada", Some("adb")));
+        assert_eq!((p.from.as_str(), p.until.as_str()), ("ada", "adb"));
         assert_eq!(p.text, "@Ada");
         assert_eq!(Prefix::parse(Some("  ")), None);
         assert_eq!(Prefix::parse(Some("@")), None);
@@ -241,9 +241,7 @@ mod tests {
             if let Some(p) = Prefix::parse(Some(&prefix)) {
                 let key = format!("{}{}", p.from, search_key(&rest));
                 prop_assert!(key.as_str() >= p.from.as_str());
-                if let Some(until) = &p.until {
-                    prop_assert!(key.as_str() < until.as_str());
-                }
+                prop_assert!(key.as_str() < p.until.as_str());
             }
         }
     }

@@ -25,11 +25,49 @@ pub struct Member {
 define_sql_function!(fn substr(text: Nullable<Text>, start: Integer, length: Integer) -> Nullable<Text>);
 
 /// A prefix shared by more members than this (by username or by display name) is searched by
-/// walking the members newest first, where at least one in a few hundred matches at a million
-/// members and a page fills after a few thousand rows at worst; a rarer one is read from the
-/// name indexes, where the database keeps the newest of at most this many entries. Telling
-/// the two apart steps over at most this many index entries, inside the database.
-const BROAD: i64 = 4096;
+/// walking the members newest first, where at least one in every 500 matches at a million
+/// members and a page fills after some ten thousand rows at worst; a rarer one is read from
+/// the name indexes, where the database keeps the newest of at most this many entries.
+/// Telling the two apart steps over at most this many index entries, inside the database.
+const BROAD: i64 = 2048;
+
+/// Members older than `before` whose `$key` column starts with the prefix: a range of that
+/// column's index. A macro rather than a boxed query, so each shape is a prepared statement
+/// the connection keeps.
+macro_rules! matching {
+    ($key:expr, $prefix:expr, $before:expr) => {
+        users::table
+            .filter($key.ge(&$prefix.from))
+            .filter($key.lt(&$prefix.until))
+            .filter(users::id.lt($before))
+            .select(users::id)
+    };
+}
+
+/// Whether more than [`BROAD`] members older than `before` have a `$key` with the prefix: a
+/// row past the first BROAD of them exists.
+macro_rules! broad {
+    ($conn:expr, $key:expr, $prefix:expr, $before:expr) => {
+        matching!($key, $prefix, $before)
+            .offset(BROAD)
+            .limit(1)
+            .get_result::<i64>($conn)
+            .optional()
+            .map(|past| past.is_some())
+    };
+}
+
+/// The ids of the newest `limit` members older than `before` with the prefix in `$key`.
+/// `id + 0` is not the primary key, so the database reads the name's index and keeps the
+/// newest itself, rather than walk every member looking for a rare name.
+macro_rules! newest_ids {
+    ($conn:expr, $key:expr, $prefix:expr, $before:expr, $limit:expr) => {
+        matching!($key, $prefix, $before)
+            .order((users::id + 0).desc())
+            .limit($limit)
+            .load::<i64>($conn)
+    };
+}
 
 /// Up to `limit` members older than `before` (all when `None`), newest first.
 pub fn newest(
@@ -47,18 +85,9 @@ pub fn newest(
             .select(Member::as_select())
             .load(conn);
     };
-    let mut broad = false;
-    for key in [Key::Username, Key::DisplayName] {
-        // A row exists past the first BROAD matches: the index holds more than that.
-        let past: Option<i64> = matching(key, prefix, before)
-            .select(users::id)
-            .offset(BROAD)
-            .limit(1)
-            .first(conn)
-            .optional()?;
-        broad |= past.is_some();
-    }
-    if broad {
+    if broad!(conn, users::username_key, prefix, before)?
+        || broad!(conn, users::display_name_key, prefix, before)?
+    {
         let length = i32::try_from(prefix.chars()).unwrap_or(i32::MAX);
         return users::table
             .filter(users::id.lt(before))
@@ -72,17 +101,16 @@ pub fn newest(
             .select(Member::as_select())
             .load(conn);
     }
-    let mut ids = BTreeSet::new();
-    for key in [Key::Username, Key::DisplayName] {
-        // `id + 0` is not the primary key, so the database reads the name's index and keeps
-        // the newest `limit` itself, rather than walk every member for a rare name.
-        let newest: Vec<i64> = matching(key, prefix, before)
-            .select(users::id)
-            .order((users::id + 0).desc())
-            .limit(limit)
-            .load(conn)?;
-        ids.extend(newest);
-    }
+    let mut ids: BTreeSet<i64> = newest_ids!(conn, users::username_key, prefix, before, limit)?
+        .into_iter()
+        .collect();
+    ids.extend(newest_ids!(
+        conn,
+        users::display_name_key,
+        prefix,
+        before,
+        limit
+    )?);
     let ids: Vec<i64> = ids
         .into_iter()
         .rev()
@@ -93,34 +121,4 @@ pub fn newest(
         .order(users::id.desc())
         .select(Member::as_select())
         .load(conn)
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Key {
-    Username,
-    DisplayName,
-}
-
-type Boxed<'a> = users::BoxedQuery<'a, <DbConn as diesel::Connection>::Backend>;
-
-/// Members older than `before` whose `key` starts with the prefix: a range of that key's
-/// index.
-fn matching(key: Key, prefix: &Prefix, before: i64) -> Boxed<'_> {
-    let query = users::table.filter(users::id.lt(before)).into_boxed();
-    match (key, &prefix.until) {
-        (Key::Username, until) => {
-            let query = query.filter(users::username_key.ge(&prefix.from));
-            match until {
-                Some(until) => query.filter(users::username_key.lt(until)),
-                None => query,
-            }
-        }
-        (Key::DisplayName, until) => {
-            let query = query.filter(users::display_name_key.ge(&prefix.from));
-            match until {
-                Some(until) => query.filter(users::display_name_key.lt(until)),
-                None => query,
-            }
-        }
-    }
 }

@@ -321,3 +321,22 @@ async fn the_home_page_shows_the_newest_members() {
     );
     assert!(html.contains("See all members"));
 }
+
+#[tokio::test]
+async fn a_changed_username_is_found_by_its_new_name_only() {
+    let app = spawn_app().await;
+    app.sign_up("oldname").await;
+    let response = app
+        .submit(
+            "/account",
+            "/account",
+            &[("username", "Fresh.Name"), ("email", "oldname@example.com")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        handles(&app.get_html("/users?q=fresh").await),
+        ["Fresh.Name"]
+    );
+    assert!(handles(&app.get_html("/users?q=oldn").await).is_empty());
+}

@@ -1,6 +1,8 @@
 DROP TABLE signups;
 DROP INDEX users_display_name_key;
 DROP INDEX users_username_key;
+DROP TRIGGER users_username_key_on_update;
+DROP TRIGGER users_username_key_on_insert;
 ALTER TABLE users DROP COLUMN username_key;
 ALTER TABLE users DROP COLUMN display_name_key;
 ALTER TABLE users DROP COLUMN website;

@@ -5,8 +5,17 @@ ALTER TABLE users ADD COLUMN website TEXT NULL;
 -- The display name composed and lower-cased by Folio (SQLite's lower() only knows ASCII),
 -- so a prefix search is a range on this index in every script.
 ALTER TABLE users ADD COLUMN display_name_key TEXT NULL;
--- Usernames are ASCII, so the database lowers them itself and no write can forget to.
-ALTER TABLE users ADD COLUMN username_key TEXT GENERATED ALWAYS AS (lower(username)) VIRTUAL;
+-- Usernames are ASCII, so the database lowers them itself and no write can forget to. A real
+-- column kept by triggers rather than a generated one: SQLite reads an index of a virtual
+-- column as not covering, and the search steps through thousands of its entries.
+ALTER TABLE users ADD COLUMN username_key TEXT NOT NULL DEFAULT '';
+UPDATE users SET username_key = lower(username);
+CREATE TRIGGER users_username_key_on_insert AFTER INSERT ON users BEGIN
+    UPDATE users SET username_key = lower(NEW.username) WHERE id = NEW.id;
+END;
+CREATE TRIGGER users_username_key_on_update AFTER UPDATE OF username ON users BEGIN
+    UPDATE users SET username_key = lower(NEW.username) WHERE id = NEW.id;
+END;
 CREATE INDEX users_username_key ON users (username_key);
 CREATE INDEX users_display_name_key ON users (display_name_key);
 -- The directory pages newest first by id, the primary key: no index needed.
