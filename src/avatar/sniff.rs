@@ -10,6 +10,11 @@ pub enum Format {
     Png,
     Gif,
     WebP,
+    Avif,
+    Jxl,
+    Bmp,
+    Tiff,
+    Ico,
 }
 
 impl Format {
@@ -20,6 +25,11 @@ impl Format {
             Format::Png => formats::png::decode,
             Format::Gif => formats::gif::decode,
             Format::WebP => formats::webp::decode,
+            Format::Avif => formats::avif::decode,
+            Format::Jxl => formats::jxl::decode,
+            Format::Bmp => formats::bmp::decode,
+            Format::Tiff => formats::tiff::decode,
+            Format::Ico => formats::ico::decode,
         }
     }
 }
@@ -53,7 +63,11 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
     }
     if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
         return match &bytes[8..12] {
+            // `Format::Avif` is written and tested but not enabled: rav1d 1.1 aborts the
+            // process on some damaged files (see formats/avif.rs).
             b"avif" | b"avis" => Refused("AVIF"),
+            // A generic HEIF brand: AVIF when its compatible brands say so.
+            b"mif1" | b"msf1" if ftyp_has_brand(bytes, &[b"avif", b"avis"]) => Refused("AVIF"),
             b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
                 Refused("HEIC")
             }
@@ -64,19 +78,21 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
         return Refused("PDF");
     }
     if starts(b"II*\0") || starts(b"MM\0*") {
-        return Refused("TIFF");
+        return Accepted(Format::Tiff);
     }
     if starts(b"BM") && bytes.len() >= 26 {
-        return Refused("BMP");
+        return Accepted(Format::Bmp);
     }
+    // Icons (type 1) and cursors (type 2) share the container.
     if starts(&[0, 0, 1, 0]) || starts(&[0, 0, 2, 0]) {
-        return Refused("ICO");
+        return Accepted(Format::Ico);
     }
     if starts(b"8BPS") {
         return Refused("Photoshop");
     }
+    // A bare codestream, or the ISOBMFF container.
     if starts(&[0xFF, 0x0A]) || starts(b"\0\0\0\x0cJXL \r\n\x87\n") {
-        return Refused("JPEG XL");
+        return Accepted(Format::Jxl);
     }
     if starts(b"\0\0\0\x0cjP  \r\n\x87\n") {
         return Refused("JPEG 2000");
@@ -88,6 +104,18 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
         return Refused("SVG");
     }
     Unknown
+}
+
+/// Whether the `ftyp` box at the start lists one of `brands` among its compatible brands.
+fn ftyp_has_brand(bytes: &[u8], brands: &[&[u8; 4]]) -> bool {
+    let size = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+    let end = size.min(bytes.len());
+    // Size, type, major brand and minor version come first.
+    bytes.get(16..end).is_some_and(|compatible| {
+        compatible
+            .chunks_exact(4)
+            .any(|brand| brands.iter().any(|b| b.as_slice() == brand))
+    })
 }
 
 /// SVG is text: an `<svg` element near the start, possibly after an XML prolog, a doctype or
@@ -124,6 +152,42 @@ mod tests {
             sniff(b"RIFF\0\0\0\0WEBPVP8 "),
             Sniffed::Accepted(Format::WebP)
         );
+        assert_eq!(sniff(b"II*\0\x08\0\0\0"), Sniffed::Accepted(Format::Tiff));
+        assert_eq!(sniff(b"MM\0*\0\0\0\x08"), Sniffed::Accepted(Format::Tiff));
+        assert_eq!(
+            sniff(b"BM\x46\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0\x01\0\0\0\x01\0\0\0"),
+            Sniffed::Accepted(Format::Bmp)
+        );
+        assert_eq!(sniff(b"BM too short"), Sniffed::Unknown);
+        assert_eq!(
+            sniff(&[0, 0, 1, 0, 1, 0, 16, 16]),
+            Sniffed::Accepted(Format::Ico)
+        );
+        assert_eq!(
+            sniff(&[0, 0, 2, 0, 1, 0, 16, 16]),
+            Sniffed::Accepted(Format::Ico)
+        );
+    }
+
+    #[test]
+    fn names_avif_and_accepts_jpeg_xl() {
+        for avif in [
+            &b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"[..],
+            b"\0\0\0\x1cftypavis\0\0\0\0avismsf1miaf",
+            b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif",
+        ] {
+            assert_eq!(sniff(avif), Sniffed::Refused("AVIF"));
+        }
+        // A compatible brand past the box's own size does not count.
+        assert_eq!(
+            sniff(b"\0\0\0\x14ftypmif1\0\0\0\0mif1avif"),
+            Sniffed::Refused("HEIC")
+        );
+        assert_eq!(sniff(b"\xFF\x0A\xFA\x7F"), Sniffed::Accepted(Format::Jxl));
+        assert_eq!(
+            sniff(b"\0\0\0\x0cJXL \r\n\x87\n\0\0\0\x14ftypjxl "),
+            Sniffed::Accepted(Format::Jxl)
+        );
     }
 
     #[test]
@@ -133,8 +197,8 @@ mod tests {
             Sniffed::Refused("HEIC")
         );
         assert_eq!(
-            sniff(b"\0\0\0\x1cftypavif\0\0\0\0"),
-            Sniffed::Refused("AVIF")
+            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic"),
+            Sniffed::Refused("HEIC")
         );
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Refused("PDF"));
         assert_eq!(
@@ -142,7 +206,6 @@ mod tests {
             Sniffed::Refused("SVG")
         );
         assert_eq!(sniff(b"  <SVG onload=alert(1)>"), Sniffed::Refused("SVG"));
-        assert_eq!(sniff(b"II*\0\x08\0\0\0"), Sniffed::Refused("TIFF"));
     }
 
     #[test]

@@ -695,11 +695,11 @@ async fn every_kind_of_bad_file_is_refused_and_changes_nothing() {
             unsupported("AVIF"),
         ),
         (
-            "TIFF",
+            "a TIFF with no picture in it",
             tiff(),
             "scan.tif",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            unsupported("TIFF"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Corrupt.to_string(),
         ),
         (
             "text",
