@@ -535,7 +535,7 @@ fn directory_key() -> [u8; 64] {
 
 /// A matching prefix with more than this many members in either name index is searched by
 /// walking the members newest first (`BROAD` in src/db/members.rs).
-const BROAD: usize = 4096;
+const BROAD: usize = folio::db::members::BROAD as usize;
 
 /// Comma-separated `Display|ascii`: the name as people write it and as it goes into a
 /// username; a name without `|` is ASCII already. The most common first come first: picks follow a Zipf-like law.

@@ -2,8 +2,11 @@
 // form and the server answers with a page; with it:
 // - the whole field is a drop zone (dropping onto the file input itself works without it too);
 // - the chosen file is checked before sending, with the server's own words;
-// - a preview shows the centred square that will be kept, stood upright by its EXIF
-//   orientation as the server does;
+// - the chosen picture is shown upright (by its EXIF orientation, as the server stands it),
+//   with a square the person moves and resizes by mouse, touch or keyboard; a live preview
+//   shows that square, and its numbers go with the file (crop_x, crop_y, crop_size, in pixels
+//   of the upright picture). A picture the browser cannot show gets the centred square, said
+//   in words, and no numbers;
 // - the upload runs with a progress bar, and the page is updated from the server's answer
 //   without a reload.
 'use strict';
@@ -53,26 +56,42 @@
     if (bytes.length >= 12 && starts(ascii('ftyp'), 4)) {
       const brand = String.fromCharCode(...bytes.slice(8, 12));
       if (['avif', 'avis'].includes(brand)) return { refused: 'AVIF' };
+      // A generic HEIF brand: AVIF when its compatible brands say so.
+      if (['mif1', 'msf1'].includes(brand)) {
+        const boxSize = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+        const end = Math.min(boxSize, bytes.length);
+        for (let at = 16; at + 4 <= end; at += 4) {
+          if (['avif', 'avis'].includes(String.fromCharCode(...bytes.slice(at, at + 4)))) {
+            return { refused: 'AVIF' };
+          }
+        }
+      }
       if (['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'].includes(brand)) {
         return { refused: 'HEIC' };
       }
       return { refused: 'Video' };
     }
     if (starts(ascii('%PDF-'))) return { refused: 'PDF' };
-    if (starts(ascii('II*\0')) || starts(ascii('MM\0*'))) return { refused: 'TIFF' };
-    if (starts(ascii('BM')) && bytes.length >= 26) return { refused: 'BMP' };
-    if (starts([0, 0, 1, 0]) || starts([0, 0, 2, 0])) return { refused: 'ICO' };
+    if (starts(ascii('II*\0')) || starts(ascii('MM\0*'))) return { accepted: 'TIFF' };
+    if (starts(ascii('BM')) && bytes.length >= 26) return { accepted: 'BMP' };
+    // Icons (type 1) and cursors (type 2) share the container.
+    if (starts([0, 0, 1, 0]) || starts([0, 0, 2, 0])) return { accepted: 'ICO' };
     if (starts(ascii('8BPS'))) return { refused: 'Photoshop' };
+    // A bare codestream, or the ISOBMFF container.
     if (starts([0xff, 0x0a]) || starts(ascii('\0\0\0\x0cJXL \r\n\x87\n'))) {
-      return { refused: 'JPEG XL' };
+      return { accepted: 'JPEG XL' };
     }
     if (starts(ascii('\0\0\0\x0cjP  \r\n\x87\n'))) return { refused: 'JPEG 2000' };
     if (starts(ascii('qoif'))) return { refused: 'QOI' };
-    const text = new TextDecoder()
+    let text = new TextDecoder()
       .decode(bytes.slice(0, 1024))
       .toLowerCase()
       .replace(/^\ufeff/, '')
       .trimStart();
+    // XML allows comments before the root element.
+    while (text.startsWith('<!--') && text.includes('-->', 4)) {
+      text = text.slice(text.indexOf('-->', 4) + 3).trimStart();
+    }
     if (
       (text.startsWith('<?xml') || text.startsWith('<svg') || text.startsWith('<!doctype svg')) &&
       text.includes('<svg')
@@ -119,25 +138,222 @@
     return { bitmap };
   }
 
-  /** Draws the largest centred square, on white (transparent parts become white). */
-  function drawPreview(canvas, bitmap) {
+  /** Draws `square` (pixels of the upright picture) at 300×300, on white (transparent parts become white). */
+  function drawPreview(canvas, bitmap, square) {
     const ctx = canvas.getContext('2d');
-    const side = Math.min(bitmap.width, bitmap.height);
     ctx.fillStyle = '#ffffff';
     ctx.fillRect(0, 0, SIZE, SIZE);
     ctx.imageSmoothingEnabled = true;
     ctx.imageSmoothingQuality = 'high';
-    ctx.drawImage(
-      bitmap,
-      (bitmap.width - side) / 2,
-      (bitmap.height - side) / 2,
-      side,
-      side,
-      0,
-      0,
-      SIZE,
-      SIZE,
+    ctx.drawImage(bitmap, square.x, square.y, square.size, square.size, 0, 0, SIZE, SIZE);
+  }
+
+  // The picture is shown fitted in this box (CSS pixels), smaller on a narrow screen.
+  const STAGE = { width: 420, height: 320 };
+  // The smallest square, in pixels of the picture (or its short side, if shorter).
+  const MIN_SIDE = 32;
+  const FALLBACK = 'This browser cannot show this picture, so the centred square will be used.';
+  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
+
+  function element(tag, attributes = {}, text = '') {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  /**
+   * The square chooser: built beside the preview and hidden until a picture is shown. `show`
+   * takes a decoded (upright) picture, `fallback` says the centred square will be used, `clear`
+   * hides both. The numbers go in hidden fields of the form, present only while a square is
+   * shown.
+   */
+  function cropper(form, preview, previewCanvas) {
+    const wrap = element('div', { class: 'picture-crop', id: 'picture-crop' });
+    const editor = element('div', { class: 'crop-editor', id: 'picture-crop-editor', hidden: '' });
+    const stage = element('div', { class: 'crop-stage', id: 'picture-crop-stage' });
+    const image = element('canvas', { class: 'crop-image', 'aria-hidden': 'true' });
+    const square = element('div', {
+      class: 'crop-square',
+      id: 'picture-crop-square',
+      tabindex: '0',
+      role: 'application',
+      'aria-label': 'Chosen square',
+      'aria-describedby': 'picture-crop-help picture-crop-position',
+    });
+    const handle = element('div', { class: 'crop-handle', id: 'picture-crop-handle', 'aria-hidden': 'true' });
+    const help = element(
+      'p',
+      { class: 'hint', id: 'picture-crop-help' },
+      'Drag to move, drag the corner to resize; arrow keys move, + and − resize (hold Shift for bigger steps).',
     );
+    // Always the current square, read with the square when it takes the focus.
+    const position = element('span', { class: 'visually-hidden', id: 'picture-crop-position' });
+    // Spoken after keyboard changes, once the keys rest.
+    const status = element('p', { class: 'visually-hidden', id: 'picture-crop-status', 'aria-live': 'polite' });
+    // In words, when the browser cannot show the picture.
+    const note = element('p', { class: 'hint crop-note', id: 'picture-crop-note', role: 'status' });
+    square.append(handle);
+    stage.append(image, square);
+    editor.append(stage, help, position, status);
+    preview.before(note, wrap);
+    wrap.append(editor, preview);
+
+    const fields = ['crop_x', 'crop_y', 'crop_size'].map((name) =>
+      element('input', { type: 'hidden', name }),
+    );
+    const anchor = form.querySelector('input[name=csrf_token]');
+
+    let bitmap = null;
+    let width = 0;
+    let height = 0;
+    let minSide = MIN_SIDE;
+    let chosen = null; // { x, y, size } in pixels of the upright picture
+    let drag = null;
+    let announcing = null;
+
+    const describe = ({ x, y, size }) =>
+      `Square of ${size} by ${size} pixels, ${x} from the left and ${y} from the top, of a picture ${width} by ${height}.`;
+
+    /** Moves the square, kept whole numbers, at least `minSide` and inside the picture. */
+    function set(next) {
+      const size = clamp(Math.round(next.size), minSide, Math.min(width, height));
+      const x = clamp(Math.round(next.x), 0, width - size);
+      const y = clamp(Math.round(next.y), 0, height - size);
+      chosen = { x, y, size };
+      square.style.left = `${(x / width) * 100}%`;
+      square.style.top = `${(y / height) * 100}%`;
+      square.style.width = `${(size / width) * 100}%`;
+      square.style.height = `${(size / height) * 100}%`;
+      fields[0].value = String(x);
+      fields[1].value = String(y);
+      fields[2].value = String(size);
+      position.textContent = describe(chosen);
+      drawPreview(previewCanvas, bitmap, chosen);
+    }
+
+    function announce() {
+      clearTimeout(announcing);
+      announcing = setTimeout(() => {
+        if (chosen) status.textContent = describe(chosen);
+      }, 500);
+    }
+
+    function clear() {
+      bitmap?.close(); // its pixels are in the two canvases already
+      bitmap = null;
+      chosen = null;
+      drag = null;
+      clearTimeout(announcing);
+      editor.hidden = true;
+      note.textContent = '';
+      status.textContent = '';
+      for (const field of fields) field.remove();
+    }
+
+    function show(picture) {
+      clear();
+      bitmap = picture;
+      width = picture.width;
+      height = picture.height;
+      const short = Math.min(width, height);
+      minSide = Math.min(MIN_SIDE, short);
+      const fit = Math.min(STAGE.width / width, STAGE.height / height);
+      const ratio = Math.min(window.devicePixelRatio || 1, 2);
+      image.width = Math.max(1, Math.round(width * fit * ratio));
+      image.height = Math.max(1, Math.round(height * fit * ratio));
+      image.style.width = `${width * fit}px`;
+      // The instructions wrap at the picture's width (or a readable one), so the preview can
+      // stand beside them.
+      editor.style.width = `${Math.max(width * fit, 260)}px`;
+      image.style.aspectRatio = `${width} / ${height}`;
+      const ctx = image.getContext('2d');
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = 'high';
+      ctx.drawImage(picture, 0, 0, image.width, image.height);
+      if (anchor) anchor.after(...fields);
+      else form.prepend(...fields);
+      // The largest centred square, as the server would keep without numbers.
+      set({ x: (width - short) / 2, y: (height - short) / 2, size: short });
+      editor.hidden = false;
+    }
+
+    function fallback() {
+      clear();
+      note.textContent = FALLBACK;
+    }
+
+    square.addEventListener('keydown', (event) => {
+      if (!chosen || event.altKey || event.ctrlKey || event.metaKey) return;
+      const short = Math.min(width, height);
+      const step = Math.max(1, Math.round(short * (event.shiftKey ? 0.1 : 0.01)));
+      const { x, y, size } = chosen;
+      /** Grows (or shrinks) by `by` on every side, around the centre. */
+      const grow = (by) => {
+        const next = clamp(size + 2 * by, minSide, short);
+        const shift = (next - size) / 2;
+        return { x: x - shift, y: y - shift, size: next };
+      };
+      const moves = {
+        ArrowLeft: { x: x - step, y, size },
+        ArrowRight: { x: x + step, y, size },
+        ArrowUp: { x, y: y - step, size },
+        ArrowDown: { x, y: y + step, size },
+        '+': grow(step),
+        '=': grow(step),
+        '-': grow(-step),
+        '_': grow(-step),
+        '−': grow(-step),
+      };
+      const next = moves[event.key];
+      if (!next) return;
+      event.preventDefault();
+      set(next);
+      announce();
+    });
+
+    // Mouse, pen and touch alike. Pressing beside the square brings it there.
+    stage.addEventListener('pointerdown', (event) => {
+      if (!chosen || event.button !== 0 || drag) return;
+      event.preventDefault();
+      const box = image.getBoundingClientRect();
+      const scale = { x: width / box.width, y: height / box.height };
+      const resizing = handle.contains(event.target);
+      if (!square.contains(event.target)) {
+        const at = {
+          x: (event.clientX - box.left) * scale.x,
+          y: (event.clientY - box.top) * scale.y,
+        };
+        set({ x: at.x - chosen.size / 2, y: at.y - chosen.size / 2, size: chosen.size });
+      }
+      drag = { id: event.pointerId, resizing, from: { ...chosen }, startX: event.clientX, startY: event.clientY, scale };
+      stage.setPointerCapture(event.pointerId);
+      stage.classList.add(resizing ? 'resizing' : 'moving');
+      square.focus({ preventScroll: true });
+    });
+    stage.addEventListener('pointermove', (event) => {
+      if (!drag || event.pointerId !== drag.id) return;
+      const dx = (event.clientX - drag.startX) * drag.scale.x;
+      const dy = (event.clientY - drag.startY) * drag.scale.y;
+      const { x, y, size } = drag.from;
+      if (drag.resizing) {
+        // The top left corner stays; the corner in hand follows the pointer's larger move.
+        const by = Math.abs(dx) > Math.abs(dy) ? dx : dy;
+        set({ x, y, size: clamp(size + by, minSide, Math.min(width - x, height - y)) });
+      } else {
+        set({ x: x + dx, y: y + dy, size });
+      }
+    });
+    const release = (event) => {
+      if (!drag || event.pointerId !== drag.id) return;
+      drag = null;
+      stage.classList.remove('moving', 'resizing');
+    };
+    stage.addEventListener('pointerup', release);
+    stage.addEventListener('pointercancel', release);
+    stage.addEventListener('lostpointercapture', release);
+
+    return { show, fallback, clear };
   }
 
   function enhance(form) {
@@ -154,6 +370,14 @@
 
     form.classList.add('enhanced');
     form.querySelector('#picture-drop-note')?.removeAttribute('hidden');
+    const crop = cropper(form, preview, canvas);
+    // With this script the square is chosen, not always the centred one.
+    if (hint) {
+      hint.textContent = hint.textContent.replace(
+        'The centred square is kept, at 300×300.',
+        'The square you choose (the centred one unless you move it) is kept, at 300×300.',
+      );
+    }
 
     function showError(text) {
       let message = form.querySelector('#picture-error');
@@ -181,6 +405,7 @@
     function choose(file) {
       clearError();
       preview.hidden = true;
+      crop.clear();
       if (!file) {
         checked = null;
         return;
@@ -190,8 +415,10 @@
         if (result.error) {
           showError(result.error);
         } else if (result.bitmap) {
-          drawPreview(canvas, result.bitmap);
+          crop.show(result.bitmap);
           preview.hidden = false;
+        } else {
+          crop.fallback();
         }
         return result;
       });

@@ -47,8 +47,13 @@ impl Avatars {
         &self.store
     }
 
-    /// Decodes and re-encodes `upload`; the outer error is ours, the inner one the upload's.
-    pub async fn process(&self, upload: Vec<u8>) -> anyhow::Result<Result<Vec<u8>, Rejection>> {
+    /// Decodes and re-encodes `upload`, keeping `square` (`None`: the centred one); the outer
+    /// error is ours, the inner one the upload's.
+    pub async fn process(
+        &self,
+        upload: Vec<u8>,
+        square: Option<Square>,
+    ) -> anyhow::Result<Result<Vec<u8>, Rejection>> {
         let waiting = metrics::gauge!(crate::metrics::PICTURES_WAITING);
         waiting.increment(1.0);
         let permit = self.gate.acquire().await;
@@ -58,7 +63,8 @@ impl Avatars {
         in_progress.increment(1.0);
         let start = std::time::Instant::now();
         let limits = self.limits;
-        let result = spawn_blocking_with_tracing(move || process(&upload, &limits)).await;
+        let result =
+            spawn_blocking_with_tracing(move || process_square(&upload, &limits, square)).await;
         in_progress.decrement(1.0);
         metrics::histogram!(crate::metrics::PIPELINE_DURATION)
             .record(start.elapsed().as_secs_f64());

@@ -41,6 +41,11 @@ pub enum Rejection {
     Corrupt,
     #[error("The chosen square does not lie inside the picture. Choose the square again.")]
     SquareOutside,
+    #[error(
+        "The chosen square must be given as three whole numbers of pixels (crop_x, crop_y and \
+         crop_size), or not at all for the centred square."
+    )]
+    BadSquare,
 }
 
 impl Rejection {
@@ -53,6 +58,7 @@ impl Rejection {
             Rejection::TooManyPixels => "too_many_pixels",
             Rejection::Corrupt => "corrupt",
             Rejection::SquareOutside => "square_outside",
+            Rejection::BadSquare => "bad_square",
         }
     }
 

@@ -29,7 +29,7 @@ define_sql_function!(fn substr(text: Nullable<Text>, start: Integer, length: Int
 /// members and a page fills after some ten thousand rows at worst; a rarer one is read from
 /// the name indexes, where the database keeps the newest of at most this many entries.
 /// Telling the two apart steps over at most this many index entries, inside the database.
-const BROAD: i64 = 2048;
+pub const BROAD: i64 = 4096;
 
 /// Members older than `before` whose `$key` column starts with the prefix: a range of that
 /// column's index. A macro rather than a boxed query, so each shape is a prepared statement

@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::{Stream, StreamExt};
 
 use crate::auth::{CurrentUser, TypedSession};
-use crate::avatar::{Avatars, PendingPicture, Rejection};
+use crate::avatar::{Avatars, PendingPicture, Rejection, Square};
 use crate::db::{Db, users};
 use crate::error::{AppError, see_other};
 use crate::templates::{AccountErrors, Typed};
@@ -42,6 +42,35 @@ const MAX_FIELDS: usize = 8;
 struct PictureForm {
     csrf_token: Option<String>,
     picture: Option<Upload>,
+    crop_x: Option<String>,
+    crop_y: Option<String>,
+    crop_size: Option<String>,
+}
+
+impl PictureForm {
+    /// The chosen square: all three fields or none (empty fields, as a form without its
+    /// script sends them, are none).
+    fn square(&self) -> Result<Option<Square>, Rejection> {
+        fn given(field: &Option<String>) -> Option<&str> {
+            field.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        match (
+            given(&self.crop_x),
+            given(&self.crop_y),
+            given(&self.crop_size),
+        ) {
+            (None, None, None) => Ok(None),
+            (Some(x), Some(y), Some(size)) => {
+                let number = |v: &str| v.parse::<u32>().map_err(|_| Rejection::BadSquare);
+                Ok(Some(Square {
+                    x: number(x)?,
+                    y: number(y)?,
+                    size: number(size)?,
+                }))
+            }
+            _ => Err(Rejection::BadSquare),
+        }
+    }
 }
 
 enum Upload {
@@ -114,6 +143,7 @@ pub async fn upload(
         return Err(e);
     }
 
+    let square = form.square();
     let bytes = match form.picture {
         None | Some(Upload::NothingChosen) => {
             count_upload("no_file");
@@ -125,7 +155,11 @@ pub async fn upload(
         Some(Upload::File(bytes)) => bytes,
     };
     let size = bytes.len();
-    let jpeg = match avatars.process(bytes).await? {
+    let processed = match square {
+        Ok(square) => avatars.process(bytes, square).await?,
+        Err(rejection) => Err(rejection),
+    };
+    let jpeg = match processed {
         Ok(jpeg) => jpeg,
         Err(rejection) => {
             tracing::info!(size, reason = ?rejection, "picture refused");
@@ -299,6 +333,9 @@ async fn read_form(
         }
         match name.as_str() {
             "csrf_token" => form.csrf_token = String::from_utf8(data).ok(),
+            "crop_x" => form.crop_x = String::from_utf8(data).ok(),
+            "crop_y" => form.crop_y = String::from_utf8(data).ok(),
+            "crop_size" => form.crop_size = String::from_utf8(data).ok(),
             "picture" if form.picture.is_none() => {
                 form.picture = Some(if data.is_empty() && no_file_name {
                     Upload::NothingChosen

@@ -342,6 +342,25 @@ impl TestApp {
             .expect("upload")
     }
 
+    /// Uploads `bytes` from the account page's form with more text fields (the chosen square).
+    pub async fn upload_with_fields(&self, bytes: Vec<u8>, fields: &[(&str, &str)]) -> Response {
+        let token = self.token_from("/account").await;
+        let mut form = multipart::Form::new().text("csrf_token", token);
+        for (name, value) in fields {
+            form = form.text((*name).to_owned(), (*value).to_owned());
+        }
+        let part = multipart::Part::bytes(bytes)
+            .file_name("photo.jpg")
+            .mime_str("image/jpeg")
+            .expect("mime");
+        self.client
+            .post(self.url("/account/picture"))
+            .multipart(form.part("picture", part))
+            .send()
+            .await
+            .expect("upload")
+    }
+
     /// The session cookie as a `name=value` pair, to replay from another client.
     pub fn session_cookie(&self) -> Option<String> {
         let url = self.address.parse().expect("url");

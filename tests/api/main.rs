@@ -11,7 +11,10 @@ mod account;
 mod auth;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod binary;
+mod crop;
 mod directory;
+mod formats;
+mod modern_formats;
 mod operations;
 mod pages;
 mod picture;

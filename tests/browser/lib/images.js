@@ -1,5 +1,6 @@
 // Test pictures, made in the browser's own canvas: a photo-like JPEG, one with an EXIF
-// orientation, and files that only pretend to be pictures.
+// orientation, four-coloured quadrants (also as a TIFF, written here), and files that only
+// pretend to be pictures.
 'use strict';
 
 const fs = require('node:fs');
@@ -117,6 +118,112 @@ function withExifOrientation(jpeg, orientation) {
   return Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]);
 }
 
+/** The four colours of `quadrants`, as RGB: top left, top right, bottom left, bottom right. */
+const QUADRANT_COLOURS = {
+  topLeft: [230, 30, 30],
+  topRight: [30, 170, 60],
+  bottomLeft: [30, 70, 230],
+  bottomRight: [250, 210, 20],
+};
+
+function quadrantAt(x, y, width, height) {
+  const top = y < height / 2;
+  const left = x < width / 2;
+  if (top) return left ? QUADRANT_COLOURS.topLeft : QUADRANT_COLOURS.topRight;
+  return left ? QUADRANT_COLOURS.bottomLeft : QUADRANT_COLOURS.bottomRight;
+}
+
+/**
+ * A picture of four flat quadrants (`QUADRANT_COLOURS`), made in the browser's canvas:
+ * `type` 'image/png' (default) or 'image/jpeg'.
+ */
+async function quadrants(browser, { width = 600, height = 400, type = 'image/png', name }) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const base64 = await page.evaluate(
+    async ({ width, height, type, colours }) => {
+      const canvas = new OffscreenCanvas(width, height);
+      const ctx = canvas.getContext('2d');
+      const boxes = [
+        [colours.topLeft, 0, 0],
+        [colours.topRight, width / 2, 0],
+        [colours.bottomLeft, 0, height / 2],
+        [colours.bottomRight, width / 2, height / 2],
+      ];
+      for (const [[r, g, b], x, y] of boxes) {
+        ctx.fillStyle = `rgb(${r}, ${g}, ${b})`;
+        ctx.fillRect(x, y, width / 2, height / 2);
+      }
+      const blob = await canvas.convertToBlob({ type, quality: 0.95 });
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let binary = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) {
+        binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      }
+      return btoa(binary);
+    },
+    { width, height, type, colours: QUADRANT_COLOURS },
+  );
+  await context.close();
+  return save(name, Buffer.from(base64, 'base64'));
+}
+
+/**
+ * The same four quadrants as a baseline TIFF (uncompressed RGB, one strip), written here: a
+ * format Folio takes that browsers cannot show.
+ */
+function quadrantsTiff({ width = 600, height = 400, name }) {
+  const entries = [
+    // tag, type (3 SHORT, 4 LONG), count, value
+    [256, 4, 1, width], // ImageWidth
+    [257, 4, 1, height], // ImageLength
+    [258, 3, 3, null], // BitsPerSample: 8, 8, 8, at `bitsAt`
+    [259, 3, 1, 1], // Compression: none
+    [262, 3, 1, 2], // PhotometricInterpretation: RGB
+    [273, 4, 1, null], // StripOffsets: `pixelsAt`
+    [277, 3, 1, 3], // SamplesPerPixel
+    [278, 4, 1, height], // RowsPerStrip
+    [279, 4, 1, width * height * 3], // StripByteCounts
+    [284, 3, 1, 1], // PlanarConfiguration: chunky
+  ];
+  const ifdAt = 8;
+  const bitsAt = ifdAt + 2 + entries.length * 12 + 4;
+  const pixelsAt = bitsAt + 6;
+  const file = Buffer.alloc(pixelsAt + width * height * 3);
+  file.write('II', 0, 'latin1');
+  file.writeUInt16LE(42, 2);
+  file.writeUInt32LE(ifdAt, 4);
+  file.writeUInt16LE(entries.length, ifdAt);
+  entries.forEach(([tag, type, count, value], i) => {
+    const at = ifdAt + 2 + i * 12;
+    file.writeUInt16LE(tag, at);
+    file.writeUInt16LE(type, at + 2);
+    file.writeUInt32LE(count, at + 4);
+    const v = tag === 258 ? bitsAt : tag === 273 ? pixelsAt : value;
+    if (type === 3 && count === 1) file.writeUInt16LE(v, at + 8);
+    else file.writeUInt32LE(v, at + 8);
+  });
+  file.writeUInt32LE(0, ifdAt + 2 + entries.length * 12); // no next IFD
+  for (let i = 0; i < 3; i++) file.writeUInt16LE(8, bitsAt + i * 2);
+  let at = pixelsAt;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [r, g, b] = quadrantAt(x, y, width, height);
+      file[at++] = r;
+      file[at++] = g;
+      file[at++] = b;
+    }
+  }
+  return save(name, file);
+}
+
+/** The start of a HEIC file (an `ftyp` box of brand `heic`) and junk: no browser shows it. */
+function heic(name = 'IMG_0001.HEIC') {
+  const junk = Buffer.alloc(4000);
+  for (let i = 0; i < junk.length; i++) junk[i] = (i * 73 + 11) & 0xff;
+  return save(name, Buffer.concat([Buffer.from('\0\0\0\x18ftypheic\0\0\0\0mif1heic', 'latin1'), junk]));
+}
+
 /** Files that are not pictures Folio takes, by their content. */
 const notPictures = {
   svg: () =>
@@ -137,4 +244,15 @@ function truncated(jpeg, name) {
   return save(name, jpeg.subarray(0, Math.floor(jpeg.length / 2)));
 }
 
-module.exports = { photo, orientedSquare, withExifOrientation, notPictures, truncated, save };
+module.exports = {
+  photo,
+  orientedSquare,
+  withExifOrientation,
+  quadrants,
+  quadrantsTiff,
+  QUADRANT_COLOURS,
+  heic,
+  notPictures,
+  truncated,
+  save,
+};

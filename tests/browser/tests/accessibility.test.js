@@ -74,8 +74,8 @@ const STATES = [
     name: 'account, profile errors',
     go: async (p, b) => {
       await p.goto(`${b}/account`);
-      await p.getByLabel('Username').fill('x');
-      await p.getByLabel('Email').fill('nope');
+      await p.getByLabel('Username', { exact: true }).fill('x');
+      await p.getByLabel('Email', { exact: true }).fill('nope');
       await Promise.all([p.waitForNavigation(), p.getByRole('button', { name: 'Save profile' }).click()]);
     },
   },
