@@ -12,7 +12,7 @@
 'use strict';
 
 (function () {
-  const ACCEPTED = 'Upload a JPEG, PNG, GIF or WebP picture.';
+  const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO or JPEG XL picture.';
   // The same words as the server's (src/avatar/process.rs `Rejection`, src/routes/picture.rs),
   // so a person reads one message whichever side finds the problem.
   const MESSAGES = {
