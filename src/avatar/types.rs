@@ -28,9 +28,13 @@ impl Default for Limits {
 pub enum Rejection {
     #[error("The file is empty. Choose a picture file.")]
     Empty,
-    #[error("{0} files are not accepted. Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO or JPEG XL picture.")]
+    #[error(
+        "{0} files are not accepted. Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO or JPEG XL picture."
+    )]
     Unsupported(&'static str),
-    #[error("This file is not a picture. Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO or JPEG XL picture.")]
+    #[error(
+        "This file is not a picture. Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO or JPEG XL picture."
+    )]
     NotAnImage,
     #[error(
         "This picture has too many pixels. Pictures may have at most 50 megapixels and \
