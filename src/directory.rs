@@ -135,7 +135,16 @@ impl Prefix {
     /// `None` for an empty search, which lists everyone. A leading `@` is how people write a
     /// username, so it is not part of the prefix.
     pub fn parse(text: Option<&str>) -> Option<Self> {
-        let text = text?.trim();
+        // No name holds a control character (and PostgreSQL text cannot hold NUL); runs of
+        // spaces are one space in a stored name.
+        let text: String = text?
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let text = text.as_str();
         let key = search_key(text.strip_prefix('@').unwrap_or(text).trim_start());
         if key.is_empty() {
             return None;
@@ -228,6 +237,9 @@ mod tests {
         assert_eq!((p.from.as_str(), p.until.as_str()), ("ada", "adb"));
         assert_eq!(p.text, "@Ada");
         assert_eq!(Prefix::parse(Some("  ")), None);
+        assert_eq!(Prefix::parse(Some("\0")), None);
+        let spaced = Prefix::parse(Some("Ada \u{3000} Lo\0v")).expect("a prefix");
+        assert_eq!(spaced.from, "ada lov");
         assert_eq!(Prefix::parse(Some("@")), None);
         assert_eq!(Prefix::parse(None), None);
         assert_eq!(successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));

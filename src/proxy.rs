@@ -27,6 +27,19 @@ impl Client {
             .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
 
+    /// The network one party controls, for counting sign-ups: an IPv4 address, or an IPv6
+    /// address's /64 (a single host is routinely given a whole /64 to pick addresses from).
+    pub fn network(&self) -> String {
+        match self.ip {
+            Some(IpAddr::V6(ip)) if ip.to_ipv4_mapped().is_none() => {
+                let mut segments = ip.segments();
+                segments[4..].fill(0);
+                format!("{}/64", std::net::Ipv6Addr::from(segments))
+            }
+            _ => self.address(),
+        }
+    }
+
     pub fn scheme(&self) -> &'static str {
         if self.https { "https" } else { "http" }
     }
@@ -116,6 +129,24 @@ pub fn client_of(req: &actix_web::HttpRequest) -> Client {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let client = |ip: &str| Client {
+            ip: Some(ip.parse().expect("an address")),
+            https: false,
+        };
+        assert_eq!(
+            client("2001:db8:1:2:aaaa::1").network(),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client("2001:db8:1:2:bbbb:cc::9").network(),
+            client("2001:db8:1:2::7").network()
+        );
+        assert_eq!(client("203.0.113.9").network(), "203.0.113.9");
+        assert_eq!(client("::ffff:203.0.113.9").network(), "::ffff:203.0.113.9");
+    }
+
     use super::*;
     use actix_web::http::header::{HeaderName, HeaderValue};
 

@@ -161,10 +161,17 @@ fn serve(
     key: Key,
     settings: &Settings,
 ) -> io::Result<Server> {
+    let address = listener.local_addr()?;
+    if settings.public_url.is_none() && address.ip().is_unspecified() {
+        tracing::warn!(
+            "FOLIO_PUBLIC_URL is unset: link previews will name http://{address}; set it to the \
+             address people reach the site at"
+        );
+    }
     let site = routes::Site {
         public_url: match &settings.public_url {
             Some(url) => url.clone(),
-            None => format!("http://{}", listener.local_addr()?),
+            None => format!("http://{address}"),
         },
         signups_per_hour: settings.signups_per_hour,
     };

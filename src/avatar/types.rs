@@ -141,14 +141,28 @@ pub(crate) struct Shrink {
     pub square: Option<u32>,
 }
 
+/// The most pixels a decoder keeps for a chosen square. A tiny square of a huge picture would
+/// otherwise ask for a full-size decode (a 1-pixel square of 50 MP: 150 MB of RGB), and the
+/// square is only checked against the picture after decoding; past this a square is scaled up
+/// a little more from a smaller decode.
+pub(crate) const SQUARE_DECODE_PIXELS: u64 = 16_000_000;
+
 impl Shrink {
     /// The short side a `width`×`height` picture may shrink to.
     pub(crate) fn min_short(self, width: u32, height: u32) -> u32 {
         let short = u64::from(width.min(height));
         match self.square {
             Some(side) if u64::from(side) < short && side > 0 => {
-                let scaled = (u64::from(self.keep) * short).div_ceil(u64::from(side));
-                u32::try_from(scaled).unwrap_or(u32::MAX)
+                let wanted = (u64::from(self.keep) * short).div_ceil(u64::from(side));
+                // The short side at which the whole picture holds SQUARE_DECODE_PIXELS.
+                let area = u64::from(width) * u64::from(height);
+                let budget = if area <= SQUARE_DECODE_PIXELS {
+                    short
+                } else {
+                    (short as f64 * (SQUARE_DECODE_PIXELS as f64 / area as f64).sqrt()) as u64
+                };
+                let capped = wanted.min(budget.max(u64::from(self.keep)));
+                u32::try_from(capped).unwrap_or(u32::MAX)
             }
             _ => self.keep,
         }

@@ -87,7 +87,7 @@ pub async fn register(
     };
 
     let limit = SignupLimit {
-        client: proxy::client_of(&req).address(),
+        client: proxy::client_of(&req).network(),
         per_hour: site.signups_per_hour,
     };
     // Checked before the password is hashed, so a client past its limit costs little; the

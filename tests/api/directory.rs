@@ -187,6 +187,12 @@ async fn search_finds_the_start_of_a_username_or_a_display_name_ignoring_case() 
     assert_eq!(search("οδυσ").await, ["odysseus"]);
     assert_eq!(search("mad a").await, ["madam"]);
     assert!(search("dam").await.is_empty());
+    // Nothing a name can hold, on either database: no 500 (PostgreSQL text cannot hold NUL).
+    for q in ["%00", "%00ada", "ada%0A"] {
+        let response = app.get(&format!("/users?q={q}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{q}");
+    }
+    assert_eq!(search("ADA   HOP").await, ["grace"]);
     let html = app.get_html("/users?q=nobody").await;
     assert!(html.contains(r#"id="no-members""#));
     assert!(html.contains(r#"value="nobody""#));

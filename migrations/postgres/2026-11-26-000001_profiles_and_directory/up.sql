@@ -8,7 +8,8 @@ ALTER TABLE users
     -- the display name composed and lower-cased by Folio, the same way on both backends
     ADD COLUMN display_name_key TEXT COLLATE "C" NULL,
     -- usernames are ASCII, so the database lowers them itself and no write can forget to
-    ADD COLUMN username_key TEXT COLLATE "C" GENERATED ALWAYS AS (lower(username)) STORED;
+    -- ("C": ASCII rules whatever the locale, as Folio's own lowering of the search)
+    ADD COLUMN username_key TEXT COLLATE "C" GENERATED ALWAYS AS (lower(username COLLATE "C")) STORED;
 -- With the id, so the search reads only the index.
 CREATE INDEX users_username_key ON users (username_key, id);
 CREATE INDEX users_display_name_key ON users (display_name_key, id);

@@ -12,11 +12,12 @@ use jxl_oxide::{AllocTracker, CropInfo, InitializeResult, JxlImage, PixelFormat}
 use crate::avatar::shrink::{BoxShrink, shrink_factor};
 use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
 
-/// How much of the file is given to the header parser at first, and at most at a time: the
-/// parser reads the frames in whatever it was given once the header is complete, so it is
-/// given little at first (a header without an ICC profile is a few dozen bytes).
+/// How much of the file is given to the header parser at first: the parser reads the frames
+/// in whatever it was given once the header is complete, so it is given little at first (a
+/// header without an ICC profile is a few dozen bytes). Each retry parses from the start, so
+/// what is given doubles each time: the parsing done over all retries stays within twice the
+/// file, not its square.
 const FIRST_STEP: usize = 32;
-const STEP: usize = 4096;
 
 /// Rows rendered at a time.
 const STRIP: u32 = 512;
@@ -31,7 +32,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<De
     let (mut read, mut step) = (0, FIRST_STEP);
     let mut image = loop {
         let end = (read + step).min(bytes.len());
-        step = (step * 2).min(STEP);
+        step = step.saturating_mul(2);
         read += uninit.feed_bytes(&bytes[read..end]).map_err(rejection)?;
         match uninit.try_init().map_err(rejection)? {
             InitializeResult::Initialized(image) => break image,

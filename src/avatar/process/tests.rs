@@ -1172,9 +1172,21 @@ fn a_small_square_of_a_large_photo_keeps_its_detail() {
 fn the_square_sets_how_far_a_decoder_may_shrink() {
     let shrink = |square| Shrink { keep: 600, square };
     assert_eq!(shrink(None).min_short(4000, 3000), 600);
-    // A 300-pixel square of a 3000-pixel short side: the picture must keep 6000, all of it.
-    assert_eq!(shrink(Some(300)).min_short(4000, 3000), 6000);
+    // A 300-pixel square of a 3000-pixel short side would want 6000: all of it, then.
+    assert_eq!(shrink(Some(300)).min_short(4000, 3000), 3000);
     assert_eq!(shrink(Some(1500)).min_short(4000, 3000), 1200);
     assert_eq!(shrink(Some(3000)).min_short(4000, 3000), 600);
     assert_eq!(shrink(Some(0)).min_short(4000, 3000), 600);
+    // A tiny square of a 50 MP picture: the decode stays near 16 MP, not 50.
+    let short = shrink(Some(1)).min_short(8660, 5773);
+    assert!((3000..=3300).contains(&short), "{short}");
+    // Without shrink-on-load (the benchmarks' reference), still everything.
+    assert_eq!(
+        Shrink {
+            keep: u32::MAX,
+            square: Some(300)
+        }
+        .min_short(4000, 3000),
+        u32::MAX
+    );
 }
