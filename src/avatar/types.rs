@@ -106,20 +106,26 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
 /// `flatten_onto_white` into a buffer of three bytes for every four of `rgba`.
 pub(crate) fn flatten_into(rgba: &[u8], rgb: &mut [u8]) {
     for (src, dst) in rgba.chunks_exact(4).zip(rgb.chunks_exact_mut(3)) {
-        match src[3] {
-            255 => dst.copy_from_slice(&src[..3]),
-            0 => dst.fill(255),
-            alpha => {
-                let alpha = u32::from(alpha);
-                let white = 255 * (255 - alpha) + 128;
-                let blend = |c: u8| {
-                    let x = u32::from(c) * alpha + white;
-                    ((x + (x >> 8)) >> 8) as u8
-                };
-                dst[0] = blend(src[0]);
-                dst[1] = blend(src[1]);
-                dst[2] = blend(src[2]);
-            }
+        dst.copy_from_slice(&onto_white([src[0], src[1], src[2], src[3]]));
+    }
+}
+
+/// One pixel composited onto white: c·a + 255·(1 − a), exactly rounded. Opaque and fully
+/// transparent pixels (most of them, in real pictures) are copied or filled; `(x + (x >> 8))
+/// >> 8` is x / 255 rounded for these x (the +128 is folded into `white`).
+#[inline]
+pub(crate) fn onto_white([r, g, b, a]: [u8; 4]) -> [u8; 3] {
+    match a {
+        255 => [r, g, b],
+        0 => [255; 3],
+        alpha => {
+            let alpha = u32::from(alpha);
+            let white = 255 * (255 - alpha) + 128;
+            let blend = |c: u8| {
+                let x = u32::from(c) * alpha + white;
+                ((x + (x >> 8)) >> 8) as u8
+            };
+            [blend(r), blend(g), blend(b)]
         }
     }
 }

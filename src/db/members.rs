@@ -21,15 +21,20 @@ pub struct Member {
     pub picture: Option<String>,
 }
 
-// Not an index's expression, so the planner cannot take it for a range of one: see `BROAD`.
 define_sql_function!(fn substr(text: Nullable<Text>, start: Integer, length: Integer) -> Nullable<Text>);
 
-/// A prefix shared by more members than this (by username or by display name) is searched by
-/// walking the members newest first, where at least one in every 500 matches at a million
-/// members and a page fills after some ten thousand rows at worst; a rarer one is read from
-/// the name indexes, where the database keeps the newest of at most this many entries.
-/// Telling the two apart steps over at most this many index entries, inside the database.
-pub const BROAD: i64 = 4096;
+/// A whole number written into the SQL itself: an index on `substr(key, 1, 2)` serves only a
+/// query that says `substr(key, 1, 2)`, not `substr(key, ?, ?)`.
+fn literal(n: u8) -> diesel::expression::SqlLiteral<Integer> {
+    diesel::dsl::sql::<Integer>(&n.to_string())
+}
+
+/// A prefix of three or more characters shared by more members than this (by username or by
+/// display name) walks the bucket of its first two characters newest first; a rarer one is
+/// read from the name indexes, where the database keeps the newest of at most this many
+/// entries. Telling the two apart steps over at most this many index entries, inside the
+/// database. Prefixes of one or two characters always read their bucket.
+pub const BROAD: i64 = 1024;
 
 /// Members older than `before` whose `$key` column starts with the prefix: a range of that
 /// column's index. A macro rather than a boxed query, so each shape is a prepared statement
@@ -57,16 +62,35 @@ macro_rules! broad {
     };
 }
 
-/// The ids of the newest `limit` members older than `before` with the prefix in `$key`.
-/// `id + 0` is not the primary key, so the database reads the name's index and keeps the
-/// newest itself, rather than walk every member looking for a rare name.
-macro_rules! newest_ids {
+/// The ids of the newest `limit` members older than `before` with the prefix in `$key`, from
+/// its index. `id + 0` is not the primary key, so the database reads the name's index and
+/// keeps the newest itself, rather than walk every member looking for a rare name.
+macro_rules! newest_in_range {
     ($conn:expr, $key:expr, $prefix:expr, $before:expr, $limit:expr) => {
         matching!($key, $prefix, $before)
             .order((users::id + 0).desc())
             .limit($limit)
             .load::<i64>($conn)
     };
+}
+
+/// The ids of the newest `limit` members older than `before` whose `$key` starts with the
+/// prefix, walking the bucket of its first `$bucket` (1 or 2) characters newest first. The
+/// prefix itself is compared by `substr` too, which no index serves, so the database cannot
+/// choose the name's range instead of the bucket.
+macro_rules! newest_in_bucket {
+    ($conn:expr, $key:expr, $prefix:expr, $bucket:expr, $before:expr, $limit:expr) => {{
+        let head: String = $prefix.from.chars().take(usize::from($bucket)).collect();
+        let length = i32::try_from($prefix.chars()).unwrap_or(i32::MAX);
+        users::table
+            .filter(substr($key.nullable(), literal(1), literal($bucket)).eq(head))
+            .filter(substr($key.nullable(), literal(1), length).eq(&$prefix.from))
+            .filter(users::id.lt($before))
+            .select(users::id)
+            .order(users::id.desc())
+            .limit($limit)
+            .load::<i64>($conn)
+    }};
 }
 
 /// Up to `limit` members older than `before` (all when `None`), newest first.
@@ -85,32 +109,27 @@ pub fn newest(
             .select(Member::as_select())
             .load(conn);
     };
-    if broad!(conn, users::username_key, prefix, before)?
-        || broad!(conn, users::display_name_key, prefix, before)?
-    {
-        let length = i32::try_from(prefix.chars()).unwrap_or(i32::MAX);
-        return users::table
-            .filter(users::id.lt(before))
-            .filter(
-                substr(users::username_key.nullable(), 1, length)
-                    .eq(&prefix.from)
-                    .or(substr(users::display_name_key, 1, length).eq(&prefix.from)),
-            )
-            .order(users::id.desc())
-            .limit(limit)
-            .select(Member::as_select())
-            .load(conn);
-    }
-    let mut ids: BTreeSet<i64> = newest_ids!(conn, users::username_key, prefix, before, limit)?
-        .into_iter()
-        .collect();
-    ids.extend(newest_ids!(
-        conn,
-        users::display_name_key,
-        prefix,
-        before,
-        limit
-    )?);
+    let bucket = match prefix.chars() {
+        1 => Some(1),
+        2 => Some(2),
+        _ if broad!(conn, users::username_key, prefix, before)?
+            || broad!(conn, users::display_name_key, prefix, before)? =>
+        {
+            Some(2)
+        }
+        _ => None,
+    };
+    let (by_username, by_name) = match bucket {
+        Some(bucket) => (
+            newest_in_bucket!(conn, users::username_key, prefix, bucket, before, limit)?,
+            newest_in_bucket!(conn, users::display_name_key, prefix, bucket, before, limit)?,
+        ),
+        None => (
+            newest_in_range!(conn, users::username_key, prefix, before, limit)?,
+            newest_in_range!(conn, users::display_name_key, prefix, before, limit)?,
+        ),
+    };
+    let ids: BTreeSet<i64> = by_username.into_iter().chain(by_name).collect();
     let ids: Vec<i64> = ids
         .into_iter()
         .rev()

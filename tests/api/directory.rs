@@ -231,6 +231,13 @@ async fn a_prefix_most_members_share_pages_the_same_way() {
     expected.reverse();
     assert_eq!(flat.len(), 4201);
     assert_eq!(flat, expected);
+    // One and two characters read their buckets: the same members, the same order.
+    for q in ["B", "bu"] {
+        let page = handles(&app.get_html(&format!("/users?q={q}&limit=50")).await);
+        assert_eq!(page, expected[..50], "{q}");
+    }
+    let deep = all_pages(&app, "/users?q=b&limit=50").await.concat();
+    assert_eq!(deep, expected);
 }
 
 #[tokio::test]

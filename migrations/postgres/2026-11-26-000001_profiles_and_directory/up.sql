@@ -13,6 +13,13 @@ ALTER TABLE users
 -- With the id, so the search reads only the index.
 CREATE INDEX users_username_key ON users (username_key, id);
 CREATE INDEX users_display_name_key ON users (display_name_key, id);
+-- Each name's first one and first two characters, then the id: a search for one or two
+-- characters reads its bucket newest first and stops after a page, and a longer, common one
+-- walks the bucket of its first two.
+CREATE INDEX users_username_first1 ON users (substr(username_key, 1, 1), id, username_key);
+CREATE INDEX users_username_first2 ON users (substr(username_key, 1, 2), id, username_key);
+CREATE INDEX users_display_name_first1 ON users (substr(display_name_key, 1, 1), id, display_name_key);
+CREATE INDEX users_display_name_first2 ON users (substr(display_name_key, 1, 2), id, display_name_key);
 -- The directory pages newest first by id, the primary key: no index needed.
 
 -- Accounts created per client address, for FOLIO_SIGNUPS_PER_HOUR. Kept when the account is

@@ -1,4 +1,8 @@
 DROP TABLE signups;
+DROP INDEX users_display_name_first2;
+DROP INDEX users_display_name_first1;
+DROP INDEX users_username_first2;
+DROP INDEX users_username_first1;
 DROP INDEX users_display_name_key;
 DROP INDEX users_username_key;
 DROP TRIGGER users_username_key_on_update;

@@ -1009,11 +1009,19 @@ proptest! {
 }
 
 #[test]
+fn flattening_in_place_keeps_every_pixel() {
+    let rgba: Vec<u8> = (0..4000u32).map(|i| (i * 37 % 251) as u8).collect();
+    let mut expected = vec![0u8; 3000];
+    super::super::types::flatten_into(&rgba, &mut expected);
+    assert_eq!(flatten_onto_white(rgba), expected);
+}
+
+#[test]
 fn blending_onto_white_is_exactly_rounded() {
     for alpha in 0..=255u32 {
         for c in [0u32, 1, 77, 128, 200, 254, 255] {
             let expected = ((c * alpha + 255 * (255 - alpha)) as f64 / 255.0).round() as u8;
-            let got = flatten_onto_white(&[c as u8, c as u8, c as u8, alpha as u8]);
+            let got = flatten_onto_white(vec![c as u8, c as u8, c as u8, alpha as u8]);
             assert_eq!(got, vec![expected; 3], "c={c} alpha={alpha}");
         }
     }
