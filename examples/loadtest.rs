@@ -811,15 +811,17 @@ fn print_plans(conn: &mut folio::db::DbConn, deep_before: i64, broad: &str, narr
             format!("{MEMBER} WHERE users.id < ? ORDER BY users.id DESC LIMIT ?"),
         ),
         (
-            format!("search '{narrow}': username_key range"),
-            "SELECT users.id FROM users WHERE users.username_key >= ? AND users.id < ? \
-             AND users.username_key < ? LIMIT ?"
-                .into(),
+            format!("search '{narrow}': is username_key broad? (past the first BROAD)"),
+            format!(
+                "SELECT users.id FROM users WHERE users.username_key >= ? \
+                 AND users.username_key < ? AND users.id < ? LIMIT 1 OFFSET {BROAD}"
+            ),
         ),
         (
-            format!("search '{narrow}': display_name_key range"),
-            "SELECT users.id FROM users WHERE users.display_name_key >= ? AND users.id < ? \
-             AND users.display_name_key < ? LIMIT ?"
+            format!("search '{narrow}': the newest of the display_name_key range"),
+            "SELECT users.id FROM users WHERE users.display_name_key >= ? \
+             AND users.display_name_key < ? AND users.id < ? ORDER BY (users.id + 0) DESC \
+             LIMIT 21"
                 .into(),
         ),
         (
@@ -827,14 +829,15 @@ fn print_plans(conn: &mut folio::db::DbConn, deep_before: i64, broad: &str, narr
             format!("{MEMBER} WHERE users.id IN ({ids}) ORDER BY users.id DESC"),
         ),
         (
-            format!("search '{broad}': broad, newest first"),
-            format!(
-                "{MEMBER} WHERE users.id < ? AND (substr(users.username_key, ?, ?) = ? \
-                 OR substr(users.display_name_key, ?, ?) = ?) ORDER BY users.id DESC LIMIT ?"
-            ),
+            format!("search '{broad}': walk the bucket of its first two characters"),
+            "SELECT users.id FROM users WHERE substr(users.username_key, 1, 2) = ? \
+             AND substr(users.username_key, 1, ?) = ? AND users.id < ? \
+             ORDER BY users.id DESC LIMIT 21"
+                .into(),
         ),
     ];
     let len = broad.chars().count() as i32;
+    let head: String = broad.chars().take(2).collect();
     match conn {
         folio::db::DbConn::Sqlite(c) => {
             for (i, (what, sql)) in cases.iter().enumerate() {
@@ -846,20 +849,15 @@ fn print_plans(conn: &mut folio::db::DbConn, deep_before: i64, broad: &str, narr
                         .load(c),
                     1 | 2 => q
                         .bind::<Text, _>(narrow)
-                        .bind::<BigInt, _>(i64::MAX)
                         .bind::<Text, _>(&narrow_until)
-                        .bind::<BigInt, _>(BROAD as i64 + 1)
+                        .bind::<BigInt, _>(i64::MAX)
                         .load(c),
                     3 => q.load(c),
                     _ => q
+                        .bind::<Text, _>(&head)
+                        .bind::<Integer, _>(len)
+                        .bind::<Text, _>(broad)
                         .bind::<BigInt, _>(i64::MAX)
-                        .bind::<Integer, _>(1)
-                        .bind::<Integer, _>(len)
-                        .bind::<Text, _>(broad)
-                        .bind::<Integer, _>(1)
-                        .bind::<Integer, _>(len)
-                        .bind::<Text, _>(broad)
-                        .bind::<BigInt, _>(21)
                         .load(c),
                 }
                 .expect("EXPLAIN QUERY PLAN");
@@ -876,22 +874,13 @@ fn print_plans(conn: &mut folio::db::DbConn, deep_before: i64, broad: &str, narr
             for (i, (what, sql)) in cases.iter().enumerate() {
                 let mut values: Vec<String> = match i {
                     0 => vec![deep_before.to_string(), "21".into()],
-                    1 | 2 => vec![
-                        quote(narrow),
-                        i64::MAX.to_string(),
-                        quote(&narrow_until),
-                        (BROAD + 1).to_string(),
-                    ],
+                    1 | 2 => vec![quote(narrow), quote(&narrow_until), i64::MAX.to_string()],
                     3 => vec![],
                     _ => vec![
+                        quote(&head),
+                        len.to_string(),
+                        quote(broad),
                         i64::MAX.to_string(),
-                        "1".into(),
-                        len.to_string(),
-                        quote(broad),
-                        "1".into(),
-                        len.to_string(),
-                        quote(broad),
-                        "21".into(),
                     ],
                 };
                 values.reverse();
@@ -1029,8 +1018,8 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             members.last[pair % last].1
         )
     };
-    // The prefix of a first name with the most matches that the name indexes still answer:
-    // the costliest search on that path.
+    // The prefix (three characters or more) of a first name with the most matches that the
+    // name indexes still answer: the costliest search on that path.
     let near_broad = {
         let mut per_first = vec![0usize; members.first.len()];
         for &(f, _, _) in &members.rows {
@@ -1045,7 +1034,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         let mut best: Option<(usize, String)> = None;
         for (key, ascii, _) in &firsts {
             for p in [key, ascii] {
-                for end in p.char_indices().map(|(i, _)| i).skip(2).chain([p.len()]) {
+                for end in p.char_indices().map(|(i, _)| i).skip(3).chain([p.len()]) {
                     let p = &p[..end];
                     let by_name: usize = firsts
                         .iter()
@@ -1088,11 +1077,14 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         ("broad", broad.as_str()),
         ("narrow", narrow.as_str()),
         ("one letter", "a"),
+        ("two letters", "ay"),
         ("just under BROAD", near_broad.as_str()),
     ] {
         let (by_username, by_name) = members.matches(q);
-        let path = if by_username > BROAD || by_name > BROAD {
-            "scan"
+        let path = if q.chars().count() <= 2 {
+            "bucket"
+        } else if by_username > BROAD || by_name > BROAD {
+            "bucket walk"
         } else {
             "index"
         };
@@ -1117,7 +1109,8 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     println!(
         "folio on {backend} at {base}, concurrency 16, {seconds} s per case; a search's \
          (u+n, path): members whose username + whose name starts with q, and the path \
-         members.rs takes (index: both <= {BROAD}, else scan newest first)"
+         members.rs takes (one or two characters: their bucket; longer: the name indexes when \
+         both <= {BROAD}, else a walk of the first two characters' bucket)"
     );
     let client = Client::builder()
         .redirect(Policy::none())
