@@ -2,14 +2,38 @@
 //!
 //! Prints a table of per-stage medians and the quality of shrink-on-load (PSNR of the stored
 //! picture against the one made from a full-size decode), then lets criterion time each
-//! image end to end.
+//! image end to end: the benchmark set, the 12 MP photo as BMP, TIFF and JPEG XL (and as
+//! 256×256 ICOs, the largest an ICO holds), and chosen squares of the 24 MP JPEG beside its
+//! centred one.
 
 mod images;
 
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use folio::avatar::{Limits, Options, Timings, process, process_with};
+use folio::avatar::{Limits, Options, Square, Timings, process_with};
+
+/// One timed input: a file, and the square kept (`None`: the centred one).
+struct Case<'a> {
+    name: String,
+    bytes: &'a [u8],
+    square: Option<Square>,
+}
+
+/// The 24 MP JPEG's size (the generated one and the peer's are both 6000×4000).
+const WIDE: (u32, u32) = (6000, 4000);
+
+/// A chosen square whose side is `percent` of the short side, centred across and a third of
+/// the way down (where a face tends to be); `benches/pillow_pipeline.py` chooses the same box.
+fn chosen(percent: u32) -> Square {
+    let (width, height) = WIDE;
+    let size = width.min(height) * percent / 100;
+    Square {
+        x: (width - size) / 2,
+        y: (height - size) / 3,
+        size,
+    }
+}
 
 fn median(mut samples: Vec<Duration>) -> f64 {
     samples.sort();
@@ -36,15 +60,15 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
     }
 }
 
-fn stage_table(images: &[images::BenchImage], limits: &Limits) {
+fn stage_table(cases: &[Case], limits: &Limits) {
     println!(
-        "\n{:<28} {:>9} {:>9} {:>9} {:>9} {:>12}",
+        "\n{:<36} {:>9} {:>9} {:>9} {:>9} {:>12}",
         "image", "decode", "resize", "encode", "total", "PSNR vs full"
     );
-    for image in images {
+    for case in cases {
         let runs: Vec<Timings> = (0..15)
             .map(|_| {
-                process_with(&image.bytes, limits, None, Options::default())
+                process_with(case.bytes, limits, case.square, Options::default())
                     .expect("accepted")
                     .1
             })
@@ -55,11 +79,13 @@ fn stage_table(images: &[images::BenchImage], limits: &Limits) {
                 .map(|t| t.decode + t.resize + t.encode)
                 .collect(),
         );
-        let shrunk = process(&image.bytes, limits).expect("accepted");
+        let shrunk = process_with(case.bytes, limits, case.square, Options::default())
+            .expect("accepted")
+            .0;
         let full = process_with(
-            &image.bytes,
+            case.bytes,
             limits,
-            None,
+            case.square,
             Options {
                 shrink_on_load: false,
             },
@@ -68,8 +94,8 @@ fn stage_table(images: &[images::BenchImage], limits: &Limits) {
         .0;
         let quality = psnr(&decode_rgb(&shrunk), &decode_rgb(&full));
         println!(
-            "{:<28} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>9.1} dB",
-            image.name,
+            "{:<36} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>9.1} dB",
+            case.name,
             stage(|t| t.decode),
             stage(|t| t.resize),
             stage(|t| t.encode),
@@ -83,11 +109,34 @@ fn stage_table(images: &[images::BenchImage], limits: &Limits) {
 fn pipeline(c: &mut Criterion) {
     let limits = Limits::default();
     let images = images::load();
-    stage_table(&images, &limits);
+    let extra = images::extra();
+    let mut cases: Vec<Case> = images
+        .iter()
+        .chain(&extra)
+        .map(|image| Case {
+            name: image.name.to_string(),
+            bytes: &image.bytes,
+            square: None,
+        })
+        .collect();
+    let wide = images
+        .iter()
+        .find(|image| image.name == "photo_24mp_q85.jpg")
+        .expect("the 24 MP JPEG");
+    for percent in [50, 10] {
+        cases.push(Case {
+            name: format!("{} square {percent}%", wide.name),
+            bytes: &wide.bytes,
+            square: Some(chosen(percent)),
+        });
+    }
+    stage_table(&cases, &limits);
     let mut group = c.benchmark_group("pipeline");
     group.sample_size(20);
-    for image in &images {
-        group.bench_function(image.name, |b| b.iter(|| process(&image.bytes, &limits)));
+    for case in &cases {
+        group.bench_function(&case.name, |b| {
+            b.iter(|| process_with(case.bytes, &limits, case.square, Options::default()))
+        });
     }
     group.finish();
 }
