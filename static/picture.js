@@ -126,6 +126,9 @@
     if (kind.empty) return { error: MESSAGES.empty };
     if (kind.refused) return { error: MESSAGES.unsupported(kind.refused) };
     if (kind.unknown) return { error: MESSAGES.notAnImage };
+    // An icon holds several pictures, and browsers and the server may not pick the same one,
+    // so a square chosen on the browser's could miss the server's: no square for icons.
+    if (kind.accepted === 'ICO') return { bitmap: null, icon: true };
     const bitmap = await decode(file);
     if (
       bitmap &&
@@ -153,6 +156,7 @@
   // The smallest square, in pixels of the picture (or its short side, if shorter).
   const MIN_SIDE = 32;
   const FALLBACK = 'This browser cannot show this picture, so the centred square will be used.';
+  const ICON_FALLBACK = 'An icon holds several pictures, so the centred square of the one Folio picks will be used.';
   const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
 
   function element(tag, attributes = {}, text = '') {
@@ -278,9 +282,9 @@
       editor.hidden = false;
     }
 
-    function fallback() {
+    function fallback(icon) {
       clear();
-      note.textContent = FALLBACK;
+      note.textContent = icon ? ICON_FALLBACK : FALLBACK;
     }
 
     square.addEventListener('keydown', (event) => {
@@ -418,7 +422,7 @@
           crop.show(result.bitmap);
           preview.hidden = false;
         } else {
-          crop.fallback();
+          crop.fallback(result.icon);
         }
         return result;
       });

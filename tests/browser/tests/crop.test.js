@@ -18,6 +18,7 @@ const { topLeft: RED, topRight: GREEN, bottomLeft: BLUE, bottomRight: YELLOW } =
 const TURNED_YELLOW = [255, 221, 0];
 const TURNED_BLUE = [0, 64, 255];
 const FALLBACK = 'This browser cannot show this picture, so the centred square will be used.';
+const ICON_FALLBACK = 'An icon holds several pictures, so the centred square of the one Folio picks will be used.';
 
 let app;
 let browser;
@@ -328,5 +329,34 @@ test('on a 360 px phone the chooser fits, and a finger drags the square', async 
   site.assertColour(await site.averageColour(page, '#picture-preview-canvas', [10, 10, 280, 280]), BLUE, 'preview');
   await upload(page);
   site.assertColour(await storedMiddle(page, 'phone'), BLUE, 'stored');
+  assert.deepEqual(page.problems, []);
+});
+
+test('an icon: no square (browsers and the server may pick different pictures in it), said in words', async () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const png = fs.readFileSync(quadrants);
+  // ICONDIR (reserved, type 1, one entry) + ICONDIRENTRY (0 = 256, 32 bpp, size, offset 22) + the PNG.
+  const header = Buffer.alloc(22);
+  header.writeUInt16LE(0, 0);
+  header.writeUInt16LE(1, 2);
+  header.writeUInt16LE(1, 4);
+  header.writeUInt8(0, 6);
+  header.writeUInt8(0, 7);
+  header.writeUInt16LE(1, 10);
+  header.writeUInt16LE(32, 12);
+  header.writeUInt32LE(png.length, 14);
+  header.writeUInt32LE(22, 18);
+  const icon = path.join(path.dirname(quadrants), 'quadrants.ico');
+  fs.writeFileSync(icon, Buffer.concat([header, png]));
+
+  const page = await accountPage('icon');
+  await choose(page, quadrants);
+  await page.getByLabel('Choose a picture').setInputFiles(icon);
+  const note = page.locator('#picture-crop-note');
+  await note.getByText(ICON_FALLBACK).waitFor();
+  assert.equal(await page.locator('#picture-crop-editor').isVisible(), false, 'no square');
+  assert.deepEqual(await cropFields(page), { x: null, y: null, size: null });
+  assert.deepEqual(await postedNames(page), ['csrf_token', 'picture']);
   assert.deepEqual(page.problems, []);
 });
