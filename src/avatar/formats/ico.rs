@@ -9,11 +9,12 @@
 
 use std::io::Cursor;
 
+use image::ImageDecoder;
 use image::codecs::ico::IcoDecoder;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageError};
 
-use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
+use super::whole::{pixels, rejection};
+use crate::avatar::types::{Decoded, Limits, Rejection, Shrink, check_dimensions};
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -80,39 +81,6 @@ fn le32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// The whole picture, through `image` with our limits; alpha kept when the file has it.
-fn pixels(mut decoder: impl ImageDecoder, limits: &Limits) -> Result<Pixels, Rejection> {
-    let mut bounds = image::Limits::default();
-    bounds.max_image_width = Some(limits.max_side);
-    bounds.max_image_height = Some(limits.max_side);
-    bounds.max_alloc = Some(limits.max_alloc);
-    decoder.set_limits(bounds).map_err(rejection)?;
-    // `set_limits` does not bound the buffer `from_decoder` allocates: check it here.
-    if decoder.total_bytes() > limits.max_alloc {
-        return Err(Rejection::TooManyPixels);
-    }
-    let image = DynamicImage::from_decoder(decoder).map_err(rejection)?;
-    Ok(if image.color().has_alpha() {
-        Pixels::Rgba(image.into_rgba8().into_raw())
-    } else {
-        Pixels::Rgb(image.into_rgb8().into_raw())
-    })
-}
-
-fn rejection(e: ImageError) -> Rejection {
-    match e {
-        ImageError::Limits(_) => Rejection::TooManyPixels,
-        _ => Rejection::Corrupt,
-    }
-}
-
-// Test pictures and readers of the output, shared with the pipeline's tests (each test
-// module that loads them gets its own copy).
-#[cfg(test)]
-#[allow(clippy::duplicate_mod)]
-#[path = "../../../tests/common/images.rs"]
-mod images;
-
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
@@ -121,22 +89,10 @@ mod tests {
     use image::{ExtendedColorType, RgbaImage};
     use proptest::prelude::*;
 
-    use crate::avatar::process;
-
     use super::*;
 
-    use super::images::*;
-
-    fn run(bytes: &[u8]) -> Result<Vec<u8>, Rejection> {
-        process(bytes, &Limits::default())
-    }
-
-    fn accepted(bytes: &[u8], what: &str) -> DecodedJpeg {
-        let out = run(bytes).unwrap_or_else(|e| panic!("{what}: refused with {e:?}"));
-        let decoded = decode_output(&out);
-        assert_eq!((decoded.width, decoded.height), (300, 300), "{what}");
-        decoded
-    }
+    use crate::avatar::formats::images::*;
+    use crate::avatar::formats::test_support::{accepted, run};
 
     /// One directory entry: the sizes it states (0 is 256), its bits a pixel, its image.
     struct Entry {

@@ -10,8 +10,12 @@ pub(crate) mod jxl;
 pub(crate) mod png;
 pub(crate) mod tiff;
 pub(crate) mod webp;
+mod whole;
 
 use super::types::{Decoded, Limits, Rejection, Shrink};
+
+/// Bytes, the limits, and how far the decoder may shrink while decoding.
+pub(crate) type Decoder = fn(&[u8], &Limits, Shrink) -> Result<Decoded, Rejection>;
 
 /// The test pictures and output readers of `tests/common/images.rs`, for the formats' own
 /// tests (a `mod.rs`, so the path resolves from this folder).
@@ -20,5 +24,21 @@ use super::types::{Decoded, Limits, Rejection, Shrink};
 #[allow(clippy::duplicate_mod)]
 mod images;
 
-/// Bytes, the limits, and how far the decoder may shrink while decoding.
-pub(crate) type Decoder = fn(&[u8], &Limits, Shrink) -> Result<Decoded, Rejection>;
+/// What every format's tests do with a file: run the whole pipeline on it.
+#[cfg(test)]
+mod test_support {
+    use super::images::{DecodedJpeg, decode_output};
+    use crate::avatar::types::{Limits, Rejection};
+
+    pub fn run(bytes: &[u8]) -> Result<Vec<u8>, Rejection> {
+        crate::avatar::process(bytes, &Limits::default())
+    }
+
+    /// Runs `bytes`, which must be accepted, and decodes the 300×300 result.
+    pub fn accepted(bytes: &[u8], what: &str) -> DecodedJpeg {
+        let out = run(bytes).unwrap_or_else(|e| panic!("{what}: refused with {e:?}"));
+        let decoded = decode_output(&out);
+        assert_eq!((decoded.width, decoded.height), (300, 300), "{what}");
+        decoded
+    }
+}

@@ -12,12 +12,13 @@ use std::io::Cursor;
 
 use image::codecs::webp::WebPDecoder;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageError};
+use image::{DynamicImage, ImageDecoder};
 use libwebp_sys::{
     VP8StatusCode, WEBP_CSP_MODE, WebPBitstreamFeatures, WebPDecode, WebPDecoderConfig,
     WebPGetFeatures, WebPRGBABuffer,
 };
 
+use super::whole::{self, rejection};
 use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
 
 /// The size to decode to: the whole picture scaled (aspect kept) so its short side is
@@ -98,30 +99,13 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<De
 
 /// An animation's first frame, by `image` (libwebp's simple API refuses animations).
 fn first_frame(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
-    let rejection = |e: ImageError| match e {
-        ImageError::Limits(_) => Rejection::TooManyPixels,
-        _ => Rejection::Corrupt,
-    };
     let mut decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(rejection)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
     let source = (width, height);
-    let mut image_limits = image::Limits::default();
-    image_limits.max_image_width = Some(limits.max_side);
-    image_limits.max_image_height = Some(limits.max_side);
-    image_limits.max_alloc = Some(limits.max_alloc);
-    decoder.set_limits(image_limits).map_err(rejection)?;
-    // `set_limits` does not bound the buffer `from_decoder` allocates: check it here.
-    if decoder.total_bytes() > limits.max_alloc {
-        return Err(Rejection::TooManyPixels);
-    }
+    whole::bound(&mut decoder, limits)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let image = DynamicImage::from_decoder(decoder).map_err(rejection)?;
-    let pixels = if image.color().has_alpha() {
-        Pixels::Rgba(image.into_rgba8().into_raw())
-    } else {
-        Pixels::Rgb(image.into_rgb8().into_raw())
-    };
+    let pixels = whole::eight_bit(DynamicImage::from_decoder(decoder).map_err(rejection)?);
     Ok(Decoded {
         source,
         pixels,
