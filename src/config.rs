@@ -8,6 +8,7 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::db::{DatabaseUrl, PoolOptions};
+use crate::mail::{MailSettings, OutboxOptions, SmtpUrl};
 use crate::proxy::TrustedProxies;
 
 /// Everything the app needs to start. Built once from the environment; tests build it directly.
@@ -35,6 +36,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Accounts one client address may create in an hour; 0 is no limit.
     pub signups_per_hour: u32,
+    /// How mail is sent.
+    pub mail: MailSettings,
     /// HTTP worker threads; `None` lets actix pick (one per core).
     pub workers: Option<usize>,
     /// How long an upload body may pause between chunks before it is cut off.
@@ -206,6 +209,10 @@ Settings (environment variables; a .env file may supply them too):
   FOLIO_PUBLIC_URL        the address people reach the site at, for absolute links in link
                           previews [default: http:// and FOLIO_BIND]
   FOLIO_SIGNUPS_PER_HOUR  accounts one client address may create in an hour; 0: no limit [default: 20]
+  FOLIO_SMTP_URL          smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://...:
+                          the mail server [default: unset: mails are written as .eml files]
+  FOLIO_MAIL_FROM         the sender of every mail [default: Folio <folio@localhost>]
+  FOLIO_MAIL_DIR          where mails are written without FOLIO_SMTP_URL [default: mail]
   RUST_LOG                log filter [default: info]";
 
 impl Settings {
@@ -326,6 +333,19 @@ impl Settings {
             )
         })?;
 
+        let mail = MailSettings {
+            smtp: get("FOLIO_SMTP_URL")
+                .map(|text| SmtpUrl::parse(&text))
+                .transpose()
+                .map_err(|e| SettingError::new("FOLIO_SMTP_URL", e))?,
+            from: MailSettings::parse_from(
+                &get("FOLIO_MAIL_FROM").unwrap_or_else(|| "Folio <folio@localhost>".into()),
+            )
+            .map_err(|e| SettingError::new("FOLIO_MAIL_FROM", e))?,
+            dir: get("FOLIO_MAIL_DIR").unwrap_or_else(|| "mail".into()).into(),
+            outbox: OutboxOptions::default(),
+        };
+
         let secret_key = get("FOLIO_SECRET_KEY")
             .map(|text| SessionKey::parse(&text))
             .transpose()
@@ -378,6 +398,7 @@ impl Settings {
             log_format,
             public_url,
             signups_per_hour,
+            mail,
             workers: None,
             upload_idle_timeout: Duration::from_secs(20),
             upload_deadline: Duration::from_secs(120),

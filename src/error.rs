@@ -59,6 +59,17 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+/// For callers to whom a taken name or address cannot happen (the handlers that can tell the
+/// person match on `DbError` themselves).
+impl From<crate::db::DbError> for AppError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Unexpected(e) => AppError::Unexpected(e),
+            other => AppError::Unexpected(other.into()),
+        }
+    }
+}
+
 /// 303 See Other: the answer to every successful form post.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

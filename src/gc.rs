@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::auth::ABSOLUTE_LIFETIME_SECS;
 use crate::avatar::{PictureName, PictureStore, TEMP_PREFIX};
-use crate::db::{self, Db, sessions, throttle, users};
+use crate::db::{self, Db, sessions, throttle, tokens, users};
 
 #[derive(Debug, Default)]
 pub struct GcReport {
@@ -18,6 +18,9 @@ pub struct GcReport {
     pub old_login_failures: usize,
     /// Sign-ups older than the hour `FOLIO_SIGNUPS_PER_HOUR` counts.
     pub old_signups: usize,
+    /// Mailed links past their hour, and mail requests past the throttle's window.
+    pub expired_links: usize,
+    pub old_mail_requests: usize,
 }
 
 /// Deletes pictures no user points at, and a folder's half-written files, both only once older
@@ -61,18 +64,22 @@ pub async fn collect_garbage(
         report.removed.extend(remove_stale_partials(dir, cutoff)?);
     }
 
-    let (expired, failures, signups) = db
+    let (expired, failures, signups, links, mail_requests) = db
         .run(|conn| {
             let now = db::now();
             let expired = sessions::purge_expired(conn, now, ABSOLUTE_LIFETIME_SECS)?;
             let failures = throttle::purge_older_than(conn, now - throttle::WINDOW_SECS)?;
             let signups = throttle::purge_signups(conn, now)?;
-            Ok::<_, anyhow::Error>((expired, failures, signups))
+            let links = tokens::purge_expired(conn, now)?;
+            let mail_requests = throttle::purge_mail_requests(conn, now)?;
+            Ok::<_, anyhow::Error>((expired, failures, signups, links, mail_requests))
         })
         .await?;
     report.expired_sessions = expired;
     report.old_login_failures = failures;
     report.old_signups = signups;
+    report.expired_links = links;
+    report.old_mail_requests = mail_requests;
     Ok(report)
 }
 

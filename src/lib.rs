@@ -8,6 +8,7 @@ pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod gc;
+pub mod mail;
 pub mod metrics;
 pub mod proxy;
 pub mod routes;

@@ -117,11 +117,14 @@ fn collect(settings: &Settings) -> Result<(), String> {
         println!("removed {name}");
     }
     println!(
-        "removed {} picture file(s), {} expired session(s), {} old failed login(s), {} old sign-up(s)",
+        "removed {} picture file(s), {} expired session(s), {} old failed login(s), {} old sign-up(s), \
+         {} expired mailed link(s), {} old mail request(s)",
         report.removed.len(),
         report.expired_sessions,
         report.old_login_failures,
-        report.old_signups
+        report.old_signups,
+        report.expired_links,
+        report.old_mail_requests
     );
     Ok(())
 }

@@ -23,6 +23,7 @@ use crate::config::{MediaStore, SettingError, Settings, one_line};
 use crate::db::Db;
 use crate::directory::CursorKey;
 use crate::error::{catch_session_errors, error_pages, release_error_slot};
+use crate::mail::{Letters, Mailer, Outbox, Transport};
 use crate::metrics;
 use crate::routes::{self, UploadConfig};
 use crate::static_files;
@@ -108,8 +109,11 @@ impl Application {
                 (Some(port), Some(server))
             }
         };
-        let server = serve(listener, db, avatars, passwords, upload, key, &settings)
-            .map_err(|e| SettingError::new("FOLIO_BIND", e.to_string()))?;
+        let transport = open_mail(&settings)?;
+        let server = serve(
+            listener, db, avatars, passwords, upload, key, transport, &settings,
+        )
+        .map_err(|e| SettingError::new("FOLIO_BIND", e.to_string()))?;
         tracing::info!("database {}", settings.database.describe());
         // Scripts wait for this line and read the address at its end: keep it last.
         tracing::info!("listening on http://{address}");
@@ -152,6 +156,34 @@ impl Application {
     }
 }
 
+/// Where mail goes: the SMTP server of `FOLIO_SMTP_URL`, or `.eml` files in `FOLIO_MAIL_DIR`.
+fn open_mail(settings: &Settings) -> Result<Transport, SettingError> {
+    let mail = &settings.mail;
+    match &mail.smtp {
+        Some(url) => {
+            let transport =
+                Transport::smtp(url).map_err(|e| SettingError::new("FOLIO_SMTP_URL", e))?;
+            tracing::info!("mail through {}", url.describe());
+            Ok(transport)
+        }
+        None => {
+            let transport = Transport::files(&mail.dir).map_err(|e| {
+                SettingError::new(
+                    "FOLIO_MAIL_DIR",
+                    format!("cannot use '{}': {e}", mail.dir.display()),
+                )
+            })?;
+            tracing::info!(
+                "FOLIO_SMTP_URL is unset: mails are written as .eml files into {}",
+                mail.dir.display()
+            );
+            Ok(transport)
+        }
+    }
+}
+
+// One argument per thing the server is made of; bundling them would only hide that.
+#[allow(clippy::too_many_arguments)]
 fn serve(
     listener: TcpListener,
     db: Db,
@@ -159,13 +191,14 @@ fn serve(
     passwords: Passwords,
     upload: UploadConfig,
     key: Key,
+    transport: Transport,
     settings: &Settings,
 ) -> io::Result<Server> {
     let address = listener.local_addr()?;
     if settings.public_url.is_none() && address.ip().is_unspecified() {
         tracing::warn!(
-            "FOLIO_PUBLIC_URL is unset: link previews will name http://{address}; set it to the \
-             address people reach the site at"
+            "FOLIO_PUBLIC_URL is unset: link previews and mailed links will name \
+             http://{address}; set it to the address people reach the site at"
         );
     }
     let site = routes::Site {
@@ -186,6 +219,15 @@ fn serve(
     let upload = web::Data::new(upload);
     let site = web::Data::new(site);
     let cursors = web::Data::new(CursorKey::derive(key.master()));
+    let mailer = web::Data::new(Mailer {
+        letters: Letters::new(settings.mail.from.clone(), &site.public_url),
+        outbox: Outbox::start(
+            db.get_ref().clone(),
+            transport,
+            settings.mail.from.clone(),
+            settings.mail.outbox,
+        )?,
+    });
 
     let mut server = HttpServer::new(move || {
         let sessions =
@@ -230,6 +272,7 @@ fn serve(
             .app_data(upload.clone())
             .app_data(site.clone())
             .app_data(cursors.clone())
+            .app_data(mailer.clone())
             .app_data(
                 web::FormConfig::default()
                     .limit(16 * 1024)

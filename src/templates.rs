@@ -191,6 +191,10 @@ pub struct AccountPage {
     pub has_picture: bool,
     pub username: String,
     pub email: String,
+    /// Whether the account's address has been confirmed through its link.
+    pub email_confirmed: bool,
+    /// An address waiting for its confirmation link to be used.
+    pub pending_email: Option<String>,
     /// The limit as written on the page ("5 MiB") and in bytes, for the script's check.
     pub max_upload: String,
     pub max_bytes: usize,
@@ -223,6 +227,8 @@ pub struct AccountErrors {
     pub picture: Option<String>,
     pub username: Option<String>,
     pub email: Option<String>,
+    /// Beside the address's confirmation (a link that could not be sent again yet).
+    pub confirm: Option<String>,
     pub current_password: Option<String>,
     pub password: Option<String>,
     pub password_confirm: Option<String>,
@@ -315,4 +321,33 @@ impl ErrorPage {
         self.render()
             .unwrap_or_else(|_| format!("{} {}", self.status, self.title))
     }
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    pub layout: Layout,
+    pub email: String,
+    pub error: Option<String>,
+    pub throttled: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct ResetPage {
+    pub layout: Layout,
+    /// The form posts back to the link's own address.
+    pub action: String,
+    pub errors: RegisterErrors,
+}
+
+/// A mailed link that did not work, and what to do instead.
+#[derive(Template)]
+#[template(path = "link.html")]
+pub struct LinkPage {
+    pub layout: Layout,
+    pub title: &'static str,
+    pub message: &'static str,
+    pub href: &'static str,
+    pub label: &'static str,
 }

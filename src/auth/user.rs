@@ -19,6 +19,8 @@ use crate::templates::avatar_url;
 pub struct CurrentUser {
     pub user: User,
     pub avatar_url: String,
+    /// A new address the user asked to move to, waiting for its link to be used.
+    pub pending_email: Option<String>,
 }
 
 /// The logged-in user, if any.
@@ -45,15 +47,18 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no database configured")))?
         .clone();
     let user = db
-        .run(move |conn| Ok::<_, AppError>(users::find(conn, id)?))
+        .run(move |conn| {
+            Ok::<_, AppError>(users::find_with_pending_email(conn, id, crate::db::now())?)
+        })
         .await?;
     let urls = req
         .app_data::<web::Data<PictureUrls>>()
         .map_or_else(|| PictureUrls::new(None), |u| u.get_ref().clone());
     Ok(user
-        .filter(|u| u.session_epoch == epoch)
-        .map(|user| CurrentUser {
+        .filter(|(u, _)| u.session_epoch == epoch)
+        .map(|(user, pending)| CurrentUser {
             avatar_url: avatar_url(&urls, &user.username, user.picture.as_deref()),
+            pending_email: pending.filter(|p| *p != user.email),
             user,
         }))
 }

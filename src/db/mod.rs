@@ -7,9 +7,11 @@
 //! `match` on [`DbConn`] in this module's files, never in a handler.
 
 pub mod members;
+pub mod outbox;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;
+pub mod tokens;
 pub mod url;
 pub mod users;
 

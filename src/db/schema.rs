@@ -15,6 +15,7 @@ diesel::table! {
         display_name_key -> Nullable<Text>,
         /// Kept by the database: lower(username).
         username_key -> Text,
+        email_confirmed -> Bool,
     }
 }
 
@@ -45,4 +46,47 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, login_failures, signups);
+diesel::table! {
+    email_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        purpose -> Text,
+        token_hash -> Text,
+        email -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mail_requests (id) {
+        id -> BigInt,
+        address -> Text,
+        client -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        recipient -> Text,
+        message -> Text,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(email_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    login_failures,
+    signups,
+    email_tokens,
+    mail_requests,
+    outbox
+);

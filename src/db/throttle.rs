@@ -149,3 +149,64 @@ pub fn purge_signups(conn: &mut DbConn, now: i64) -> QueryResult<usize> {
     diesel::delete(signups::table.filter(signups::created_at.le(now - SIGNUP_WINDOW_SECS)))
         .execute(conn)
 }
+
+/// Mails one address may be sent on request (reset or confirmation links) in the window, so
+/// Folio cannot be used to flood a mailbox.
+pub const MAILS_PER_ADDRESS: i64 = 5;
+/// Mail requests one client address may make in the window, over all recipients.
+pub const MAIL_REQUESTS_PER_CLIENT: i64 = 20;
+pub const MAIL_WINDOW_SECS: i64 = 60 * 60;
+
+/// Counts a request for a mail to `address` (lower-cased) from `client`, or returns the
+/// seconds to wait when either has used up its requests. Counted whether or not an account
+/// uses the address, so the answer tells nothing about which addresses do.
+pub fn mail_request(
+    conn: &mut DbConn,
+    address: &str,
+    client: &str,
+    now: i64,
+) -> QueryResult<Option<i64>> {
+    use super::schema::mail_requests as mr;
+    write_transaction(conn, |conn| {
+        if let DbConn::Postgres(pg) = conn {
+            for (space, key) in [(4, address), (5, client)] {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                    .bind::<diesel::sql_types::Integer, _>(space)
+                    .bind::<Text, _>(key)
+                    .execute(pg)?;
+            }
+        }
+        let since = now - MAIL_WINDOW_SECS;
+        for (by_address, max) in [(true, MAILS_PER_ADDRESS), (false, MAIL_REQUESTS_PER_CLIENT)] {
+            let mut query = mr::table.filter(mr::created_at.gt(since)).into_boxed();
+            query = if by_address {
+                query.filter(mr::address.eq(address))
+            } else {
+                query.filter(mr::client.eq(client))
+            };
+            let times: Vec<i64> = query
+                .select(mr::created_at)
+                .order(mr::created_at.desc())
+                .limit(max)
+                .load(conn)?;
+            if times.len() as i64 >= max {
+                let oldest = times.last().copied().unwrap_or(now);
+                return Ok(Some((oldest + MAIL_WINDOW_SECS - now).max(1)));
+            }
+        }
+        diesel::insert_into(mr::table)
+            .values((
+                mr::address.eq(address),
+                mr::client.eq(client),
+                mr::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(None)
+    })
+}
+
+/// Mail requests older than the window no longer count (for `folio gc`).
+pub fn purge_mail_requests(conn: &mut DbConn, now: i64) -> QueryResult<usize> {
+    use super::schema::mail_requests as mr;
+    diesel::delete(mr::table.filter(mr::created_at.le(now - MAIL_WINDOW_SECS))).execute(conn)
+}

@@ -36,6 +36,7 @@ pub struct User {
     pub display_name: Option<String>,
     pub bio: Option<String>,
     pub website: Option<String>,
+    pub email_confirmed: bool,
 }
 
 /// What a login needs to check a password.
@@ -101,6 +102,28 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// The user, with the address a live confirmation link would confirm (their own while it is
+/// unconfirmed, or the one they asked to move to): one query, as every page of a logged-in
+/// user makes it.
+pub fn find_with_pending_email(
+    conn: &mut DbConn,
+    id: i64,
+    now: i64,
+) -> QueryResult<Option<(User, Option<String>)>> {
+    use super::schema::email_tokens as t;
+    users::table
+        .find(id)
+        .left_join(
+            t::table.on(t::user_id
+                .eq(users::id)
+                .and(t::purpose.eq(crate::domain::Purpose::Confirm.as_str()))
+                .and(t::expires_at.gt(now))),
+        )
+        .select((User::as_select(), t::email.nullable()))
+        .first(conn)
+        .optional()
+}
+
 /// Ignoring case.
 pub fn find_by_username(conn: &mut DbConn, name: &str) -> QueryResult<Option<User>> {
     users::table
@@ -108,6 +131,25 @@ pub fn find_by_username(conn: &mut DbConn, name: &str) -> QueryResult<Option<Use
         .select(User::as_select())
         .first(conn)
         .optional()
+}
+
+/// Ignoring case.
+pub fn find_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<User>> {
+    users::table
+        .filter(email_is(email.as_ref()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whether an account other than `except` uses the address.
+pub fn email_taken(conn: &mut DbConn, email: &str, except: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table
+            .filter(email_is(email))
+            .filter(users::id.ne(except)),
+    ))
+    .get_result(conn)
 }
 
 /// What is taken of a wished-for username and email, ignoring the user `except`.
@@ -151,19 +193,51 @@ pub fn credentials(conn: &mut DbConn, id: i64) -> QueryResult<Option<Credentials
         .optional()
 }
 
+/// Sets the username, and the address as written (a new address is set only through its
+/// confirmation link, see [`confirm_email`]; here only a change of case).
 pub fn update_profile(
     conn: &mut DbConn,
     id: i64,
     username: &Username,
-    email: &Email,
+    email: &str,
 ) -> Result<(), DbError> {
     diesel::update(users::table.find(id))
         .set((
             users::username.eq(username.as_ref()),
-            users::email.eq(email.as_ref()),
+            users::email.eq(email),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The account's address is its own: confirmed. When `email` differs from the address the
+/// account has (a change confirmed through the new address), it becomes the account's
+/// address. Returns the address it had before.
+pub fn confirm_email(conn: &mut DbConn, id: i64, email: &str) -> Result<Option<String>, DbError> {
+    let query = users::table.find(id).select(users::email);
+    let old: Option<String> = match conn {
+        DbConn::Postgres(pg) => query.for_update().first(pg).optional()?,
+        DbConn::Sqlite(sqlite) => query.first(sqlite).optional()?,
+    };
+    let Some(old) = old else { return Ok(None) };
+    diesel::update(users::table.find(id))
+        .set((users::email.eq(email), users::email_confirmed.eq(true)))
+        .execute(conn)?;
+    Ok(Some(old))
+}
+
+/// Stores a new password hash and ends every session of the account, in the caller's
+/// transaction; returns the new session epoch.
+pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str) -> QueryResult<i64> {
+    let epoch = diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::session_epoch.eq(users::session_epoch + 1),
+        ))
+        .returning(users::session_epoch)
+        .get_result(conn)?;
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+    Ok(epoch)
 }
 
 /// Sets (or clears) what the user says about themselves.
@@ -182,17 +256,7 @@ pub fn update_about(conn: &mut DbConn, id: i64, about: &About) -> QueryResult<()
 /// Stores a new password hash and ends every session of the account; returns the new
 /// session epoch for the session that made the change.
 pub fn change_password(conn: &mut DbConn, id: i64, password_hash: &str) -> QueryResult<i64> {
-    write_transaction(conn, |conn| {
-        let epoch = diesel::update(users::table.find(id))
-            .set((
-                users::password_hash.eq(password_hash),
-                users::session_epoch.eq(users::session_epoch + 1),
-            ))
-            .returning(users::session_epoch)
-            .get_result(conn)?;
-        diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
-        Ok(epoch)
-    })
+    write_transaction(conn, |conn| set_password(conn, id, password_hash))
 }
 
 /// Points the user at a new picture (or none) and returns the file it pointed at before, so

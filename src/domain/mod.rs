@@ -1,11 +1,13 @@
 //! Values that can only hold what the rules allow; each is parsed once, at the edge.
 
 mod email;
+mod link;
 mod password;
 mod profile;
 mod username;
 
 pub use email::{Email, EmailError};
+pub use link::{LINK_LIFETIME_SECS, LinkToken, Purpose, TokenHash};
 pub use password::{Password, PasswordError};
 pub use profile::{
     About, Bio, BioError, DisplayName, DisplayNameError, Website, WebsiteError, search_key,

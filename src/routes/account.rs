@@ -17,6 +17,9 @@ use crate::templates::{
 
 use super::UploadConfig;
 use super::auth::{begin_attempt, forgive, too_many};
+use super::email::send_confirmation;
+use super::password::{count_mail_request, too_many_links};
+use crate::mail::Mailer;
 use crate::proxy;
 
 /// The account page with the user's current values and `errors` beside their fields.
@@ -44,6 +47,8 @@ pub fn account_page(
         has_picture: user.picture.is_some(),
         username,
         email,
+        email_confirmed: user.email_confirmed,
+        pending_email: user.pending_email.clone(),
         max_upload: super::human_bytes(upload.max_bytes),
         max_bytes: upload.max_bytes,
         errors,
@@ -77,11 +82,15 @@ pub struct ProfileForm {
     email: String,
 }
 
+// One extractor per thing the handler touches; bundling them would only hide that.
+#[allow(clippy::too_many_arguments)]
 pub async fn update_profile(
+    req: HttpRequest,
     user: CurrentUser,
     session: TypedSession,
     form: web::Form<ProfileForm>,
     db: web::Data<Db>,
+    mailer: web::Data<Mailer>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
@@ -119,8 +128,24 @@ pub async fn update_profile(
     if name_taken || email_taken {
         return again(StatusCode::CONFLICT, conflict(name_taken, email_taken));
     }
+    // A new address takes effect only through the link mailed to it; a change of case is
+    // the same mailbox, and is saved as it is.
+    let new_address = !email.as_ref().eq_ignore_ascii_case(&user.email);
+    if new_address && let Some(wait) = count_mail_request(&req, &db, email.as_ref()).await? {
+        let errors = AccountErrors {
+            email: Some(too_many_links(wait)),
+            ..AccountErrors::default()
+        };
+        return again(StatusCode::TOO_MANY_REQUESTS, errors);
+    }
+    let stored_email = if new_address {
+        user.email.clone()
+    } else {
+        email.as_ref().to_owned()
+    };
+    let name = username.clone();
     match db
-        .run(move |conn| users::update_profile(conn, id, &username, &email))
+        .run(move |conn| users::update_profile(conn, id, &name, &stored_email))
         .await
     {
         Ok(()) => {}
@@ -128,7 +153,19 @@ pub async fn update_profile(
         Err(DbError::EmailTaken) => return again(StatusCode::CONFLICT, conflict(false, true)),
         Err(DbError::Unexpected(e)) => return Err(e.into()),
     }
-    session.flash("Profile updated")?;
+    if new_address {
+        let mut renamed = user.user.clone();
+        renamed.username = username.as_ref().to_owned();
+        send_confirmation(&db, &mailer, &renamed, email.as_ref()).await?;
+        session.flash(&format!(
+            "Saved. To use {}, open the link just mailed there within an hour; until then \
+             your address stays {}.",
+            email.as_ref(),
+            user.email
+        ))?;
+    } else {
+        session.flash("Profile updated")?;
+    }
     Ok(see_other("/account"))
 }
 

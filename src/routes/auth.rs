@@ -12,8 +12,10 @@ use crate::error::{AppError, see_other};
 use crate::proxy;
 use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
 
+use super::email::send_confirmation;
 use super::{Site, TokenForm};
 use crate::db::users::{Registered, SignupLimit};
+use crate::mail::Mailer;
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
@@ -52,6 +54,7 @@ pub async fn register(
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
     site: web::Data<Site>,
+    mailer: web::Data<Mailer>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
     let form = form.into_inner();
@@ -134,6 +137,11 @@ pub async fn register(
         Err(DbError::Unexpected(e)) => return Err(e.into()),
     };
     tracing::info!(user_id = user.id, "registered");
+    // The account exists whether or not its link could be queued; the account page can send
+    // it again.
+    if let Err(e) = send_confirmation(&db, &mailer, &user, &user.email).await {
+        tracing::error!(user_id = user.id, error = %e, "cannot queue the confirmation link");
+    }
     session.log_in(user.id, user.session_epoch)?;
     session.flash(&format!(
         "Welcome to Folio, {}! Add a profile picture below.",

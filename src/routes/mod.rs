@@ -4,9 +4,11 @@ mod account;
 mod auth;
 mod avatar;
 mod directory;
+mod email;
 mod health;
 mod home;
 mod media;
+mod password;
 mod picture;
 mod profile;
 
@@ -26,6 +28,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login))
         .route("/logout", web::post().to(auth::logout))
+        .route("/password/forgot", web::get().to(password::forgot_form))
+        .route("/password/forgot", web::post().to(password::forgot))
+        .route(
+            "/password/reset/{token}",
+            web::get().to(password::reset_form),
+        )
+        .route("/password/reset/{token}", web::post().to(password::reset))
+        .route("/email/confirm/{token}", web::get().to(email::confirm))
+        .route("/account/email/confirm", web::post().to(email::resend))
         .route("/account", web::get().to(account::show))
         .route("/account", web::post().to(account::update_profile))
         .route(

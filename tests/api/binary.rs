@@ -202,3 +202,62 @@ fn the_server_outlives_the_reader_of_its_log() {
         "still running"
     );
 }
+
+/// Runs `folio` with `env` and returns (exit code, what it wrote to stderr).
+fn start_with(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_folio"));
+    command
+        .current_dir(dir.path())
+        .env("FOLIO_BIND", "127.0.0.1:0")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run folio");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_malformed_mail_or_site_setting_stops_the_start_with_one_line() {
+    for (name, value) in [
+        (
+            "FOLIO_SMTP_URL",
+            "http://user:hunter2-secret@mail.example.org",
+        ),
+        (
+            "FOLIO_SMTP_URL",
+            "smtp://user:hunter2-secret@mail.example.org/path",
+        ),
+        ("FOLIO_SMTP_URL", "mail.example.org:587"),
+        ("FOLIO_MAIL_FROM", "not an address"),
+        ("FOLIO_PUBLIC_URL", "example.org"),
+        ("FOLIO_PUBLIC_URL", "https://example.org/folio?x=1"),
+    ] {
+        let (code, stderr) = start_with(&[(name, value)]);
+        assert_ne!(code, Some(0), "{name}={value}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{name}={value}: {stderr}");
+        assert!(lines[0].contains(name), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password stays out: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_smtp_password_never_reaches_the_log() {
+    let log = log_of_one_request(&[("FOLIO_SMTP_URL", "smtp://folio:hunter2-secret@127.0.0.1:9")]);
+    assert!(
+        log.contains("mail through smtp://folio@127.0.0.1:9"),
+        "{log}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+}

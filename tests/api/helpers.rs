@@ -27,6 +27,8 @@ use tempfile::TempDir;
 pub mod postgres;
 #[path = "../common/s3.rs"]
 pub mod s3;
+#[path = "../common/smtp.rs"]
+pub mod smtp;
 
 pub const PASSWORD: &str = "a-long-unusual-pass";
 
@@ -138,6 +140,14 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     start(settings, dir, Arc::new(Jar::default()), database).await
 }
 
+/// An app that sends its mail to a real SMTP server of its own on loopback.
+pub async fn spawn_app_with_mail() -> (TestApp, smtp::MailServer) {
+    let server = smtp::MailServer::start();
+    let url = folio::mail::SmtpUrl::parse(&server.url()).expect("an SMTP URL");
+    let app = spawn_app_with(|s| s.mail.smtp = Some(url)).await;
+    (app, server)
+}
+
 /// A new database in this test binary's PostgreSQL cluster. Without PostgreSQL installed the
 /// whole PostgreSQL test binary has nothing to run: it has said so in one line (see
 /// `postgres::shared`) and ends here, successfully, rather than fail every test.
@@ -169,6 +179,12 @@ pub fn test_settings(dir: &TempDir, database: Option<&PgDatabase>) -> Settings {
     settings.workers = Some(2);
     // Tests register many accounts from one address; the throttle's own tests turn it on.
     settings.signups_per_hour = 0;
+    // Without a mail server, mails are files here; retries come quickly.
+    settings.mail.dir = dir.path().join("mail");
+    settings.mail.outbox = folio::mail::OutboxOptions {
+        retry_base: Duration::from_secs(1),
+        poll: Duration::from_millis(200),
+    };
     settings
 }
 

@@ -14,6 +14,7 @@ mod binary;
 mod crop;
 mod directory;
 mod formats;
+mod mail;
 mod modern_formats;
 mod operations;
 mod pages;

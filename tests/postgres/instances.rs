@@ -488,3 +488,34 @@ fn settings_that_cannot_be_used_stop_the_start_with_one_line() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn two_instances_send_each_queued_mail_exactly_once() {
+    // The mail server is down while the mails are queued, so both instances' senders find
+    // every mail due at once when it comes back, and race for each.
+    let port = smtp::MailServer::unused_port();
+    let url = folio::mail::SmtpUrl::parse(&format!("smtp://127.0.0.1:{port}")).expect("url");
+    let a = spawn_app_with(|s| s.mail.smtp = Some(url)).await;
+    let b = a.another_instance().await;
+    let names: Vec<String> = (0..12).map(|i| format!("member{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        instance.new_browser().sign_up(name).await;
+    }
+    let server = smtp::MailServer::start_on(port);
+    for name in &names {
+        server.wait_for(&format!("{name}@example.com"), 1).await;
+    }
+    // Several more polls of both senders.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    for name in &names {
+        assert_eq!(
+            server.to(&format!("{name}@example.com")).len(),
+            1,
+            "{name} got its confirmation exactly once"
+        );
+    }
+    assert_eq!(server.all().len(), names.len());
+    let mut conn = a.db().conn().expect("conn");
+    assert_eq!(folio::db::outbox::waiting(&mut conn).expect("count"), 0);
+}

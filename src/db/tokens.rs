@@ -1,0 +1,118 @@
+//! The `email_tokens` table: the live one-time links, one per account and purpose.
+
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::email_tokens as t;
+use crate::domain::{LINK_LIFETIME_SECS, Purpose, TokenHash};
+
+/// Whom a link is for, and the address it was sent to.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = t)]
+pub struct Link {
+    pub user_id: i64,
+    pub email: String,
+}
+
+/// Stores the link just sent to `email`; the account's older link of this purpose, if any,
+/// stops working.
+pub fn issue(
+    conn: &mut DbConn,
+    user_id: i64,
+    purpose: Purpose,
+    hash: &TokenHash,
+    email: &str,
+    now: i64,
+) -> QueryResult<()> {
+    let values = (
+        t::user_id.eq(user_id),
+        t::purpose.eq(purpose.as_str()),
+        t::token_hash.eq(hash.as_ref()),
+        t::email.eq(email),
+        t::created_at.eq(now),
+        t::expires_at.eq(now + LINK_LIFETIME_SECS),
+    );
+    let replace = (
+        t::token_hash.eq(hash.as_ref()),
+        t::email.eq(email),
+        t::created_at.eq(now),
+        t::expires_at.eq(now + LINK_LIFETIME_SECS),
+    );
+    // An upsert, so two requests at once each leave one live link and neither fails; each
+    // backend runs its own (diesel's `MultiConnection` has no upsert of its own).
+    macro_rules! upsert {
+        ($conn:expr) => {
+            diesel::insert_into(t::table)
+                .values(values)
+                .on_conflict((t::user_id, t::purpose))
+                .do_update()
+                .set(replace)
+                .execute($conn)
+        };
+    }
+    match conn {
+        DbConn::Postgres(pg) => upsert!(pg)?,
+        DbConn::Sqlite(sqlite) => upsert!(sqlite)?,
+    };
+    Ok(())
+}
+
+/// The live link with this hash, without using it up (a page that shows a form).
+pub fn find(
+    conn: &mut DbConn,
+    purpose: Purpose,
+    hash: &TokenHash,
+    now: i64,
+) -> QueryResult<Option<Link>> {
+    t::table
+        .filter(t::token_hash.eq(hash.as_ref()))
+        .filter(t::purpose.eq(purpose.as_str()))
+        .filter(t::expires_at.gt(now))
+        .select(Link::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Uses the link up: of two requests with one link, exactly one gets it.
+pub fn consume(
+    conn: &mut DbConn,
+    purpose: Purpose,
+    hash: &TokenHash,
+    now: i64,
+) -> QueryResult<Option<Link>> {
+    diesel::delete(
+        t::table
+            .filter(t::token_hash.eq(hash.as_ref()))
+            .filter(t::purpose.eq(purpose.as_str()))
+            .filter(t::expires_at.gt(now)),
+    )
+    .returning(<Link as Selectable<diesel::sqlite::Sqlite>>::construct_selection())
+    .get_result(conn)
+    .optional()
+}
+
+/// The address an account has asked to move to and not yet confirmed, if any.
+pub fn pending_email(conn: &mut DbConn, user_id: i64, now: i64) -> QueryResult<Option<String>> {
+    t::table
+        .filter(t::user_id.eq(user_id))
+        .filter(t::purpose.eq(Purpose::Confirm.as_str()))
+        .filter(t::expires_at.gt(now))
+        .select(t::email)
+        .first(conn)
+        .optional()
+}
+
+/// Ends the account's links of `purpose` (a reset that succeeded voids any other reset).
+pub fn revoke(conn: &mut DbConn, user_id: i64, purpose: Purpose) -> QueryResult<()> {
+    diesel::delete(
+        t::table
+            .filter(t::user_id.eq(user_id))
+            .filter(t::purpose.eq(purpose.as_str())),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn purge_expired(conn: &mut DbConn, now: i64) -> QueryResult<usize> {
+    diesel::delete(t::table.filter(t::expires_at.le(now))).execute(conn)
+}

@@ -1,0 +1,234 @@
+//! The mails Folio sends, each with a plain-text and an HTML part from one pair of
+//! templates (`templates/mail/letter.{txt,html}`), formatted once for the outbox.
+
+use askama::Template;
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
+
+use crate::db::outbox::Outgoing;
+use crate::db::users::User;
+
+/// What a mail is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A link to choose a new password.
+    Reset,
+    /// A new account's link to confirm its address.
+    Welcome,
+    /// A link, sent to the new address, that makes it the account's address.
+    ConfirmChange,
+    /// To the old address once a change has been confirmed: the new address, partly hidden.
+    AddressChanged { new_address: String },
+}
+
+/// One mail's content; both parts render it.
+pub struct Letter<'a> {
+    pub kind: &'a Kind,
+    /// The display name, or the username.
+    pub name: &'a str,
+    pub username: &'a str,
+    /// The link to follow (empty for a notice).
+    pub link: &'a str,
+    /// `FOLIO_PUBLIC_URL`.
+    pub site: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/letter.txt")]
+struct Text<'a> {
+    letter: &'a Letter<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/letter.html")]
+struct Html<'a> {
+    letter: &'a Letter<'a>,
+}
+
+/// Writes mails from the site's sender, with links to the site's public address.
+#[derive(Debug, Clone)]
+pub struct Letters {
+    from: Mailbox,
+    site: String,
+}
+
+impl Letters {
+    pub fn new(from: Mailbox, public_url: &str) -> Self {
+        Self {
+            from,
+            site: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The mail of `kind` to `user` at `address`; `link_path` is the link's path on the site.
+    pub fn write(
+        &self,
+        kind: &Kind,
+        user: &User,
+        address: &str,
+        link_path: Option<&str>,
+    ) -> anyhow::Result<Outgoing> {
+        let link = link_path.map_or_else(String::new, |p| format!("{}{p}", self.site));
+        let letter = Letter {
+            kind,
+            name: user.display_name.as_deref().unwrap_or(&user.username),
+            username: &user.username,
+            link: &link,
+            site: &self.site,
+        };
+        let text = Text { letter: &letter }.render()?;
+        let html = Html { letter: &letter }.render()?;
+        let to: Mailbox = address
+            .parse()
+            .map_err(|e| anyhow::anyhow!("cannot mail '{address}': {e}"))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject(kind))
+            // Made once, here: a retried send is recognisably the same mail.
+            .message_id(None)
+            .multipart(MultiPart::alternative_plain_html(text, html))?;
+        Ok(Outgoing {
+            recipient: address.to_owned(),
+            message: String::from_utf8(message.formatted())?,
+        })
+    }
+}
+
+fn subject(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Reset => "Reset your Folio password",
+        Kind::Welcome => "Confirm your email address for Folio",
+        Kind::ConfirmChange => "Confirm your new email address for Folio",
+        Kind::AddressChanged { .. } => "The email address of your Folio account was changed",
+    }
+}
+
+/// `a***@example.org`: enough for the owner to recognise, not a gift to whoever reads the old
+/// mailbox.
+pub fn partly_hidden(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(display_name: Option<&str>) -> User {
+        User {
+            id: 7,
+            username: "ada".into(),
+            email: "ada@example.org".into(),
+            picture: None,
+            session_epoch: 0,
+            created_at: 0,
+            display_name: display_name.map(Into::into),
+            bio: None,
+            website: None,
+            email_confirmed: false,
+        }
+    }
+
+    fn letters() -> Letters {
+        let from = "Folio <folio@localhost>".parse().expect("mailbox");
+        Letters::new(from, "https://folio.example/")
+    }
+
+    /// (subject, plain text, HTML) of a formatted mail, decoded as a mail client would.
+    fn read(message: &str) -> (String, String, String) {
+        let parsed = mail_parser::MessageParser::default()
+            .parse(message.as_bytes())
+            .expect("a mail");
+        (
+            parsed.subject().unwrap_or_default().to_owned(),
+            parsed.body_text(0).unwrap_or_default().into_owned(),
+            parsed.body_html(0).unwrap_or_default().into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_reset_mail_has_both_parts_with_the_absolute_link() {
+        let link = format!("/password/reset/{}", "T".repeat(43));
+        let mail = letters()
+            .write(
+                &Kind::Reset,
+                &user(Some("Ada Lovelace")),
+                "ada@example.org",
+                Some(&link),
+            )
+            .expect("written");
+        assert_eq!(mail.recipient, "ada@example.org");
+        let m = &mail.message;
+        assert!(m.contains("From: Folio <folio@localhost>"), "{m}");
+        assert!(m.contains("To: ada@example.org"), "{m}");
+        assert!(m.contains("multipart/alternative"), "{m}");
+        assert!(m.contains("Message-ID:"), "{m}");
+        let (subject, text, html) = read(m);
+        assert_eq!(subject, "Reset your Folio password");
+        let absolute = format!("https://folio.example{link}");
+        assert!(text.contains(&absolute), "{text}");
+        assert!(text.contains("Hello Ada Lovelace,"), "{text}");
+        assert!(html.contains(&format!("href=\"{absolute}\"")), "{html}");
+    }
+
+    #[test]
+    fn markup_in_a_name_is_escaped_in_the_html_part_only() {
+        let html = Html {
+            letter: &Letter {
+                kind: &Kind::Welcome,
+                name: "<b>Ada</b> & co",
+                username: "ada",
+                link: "https://folio.example/email/confirm/T",
+                site: "https://folio.example",
+            },
+        }
+        .render()
+        .expect("rendered");
+        assert!(
+            html.contains("&#60;b&#62;Ada&#60;/b&#62; &#38; co"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>Ada"));
+        let text = Text {
+            letter: &Letter {
+                kind: &Kind::Welcome,
+                name: "<b>Ada</b> & co",
+                username: "ada",
+                link: "https://folio.example/email/confirm/T",
+                site: "https://folio.example",
+            },
+        }
+        .render()
+        .expect("rendered");
+        assert!(text.contains("Hello <b>Ada</b> & co,"), "{text}");
+    }
+
+    #[test]
+    fn the_old_address_sees_the_new_one_partly_hidden() {
+        assert_eq!(partly_hidden("bob@example.org"), "b***@example.org");
+        let mail = letters()
+            .write(
+                &Kind::AddressChanged {
+                    new_address: partly_hidden("bob@example.org"),
+                },
+                &user(Some("Ada")),
+                "ada@example.org",
+                None,
+            )
+            .expect("written");
+        let (subject, text, html) = read(&mail.message);
+        assert_eq!(
+            subject,
+            "The email address of your Folio account was changed"
+        );
+        assert!(text.contains("b***@example.org"), "{text}");
+        assert!(html.contains("b***@example.org"), "{html}");
+        assert!(!mail.message.contains("bob@"));
+    }
+}

@@ -1,0 +1,121 @@
+//! Confirming addresses: the mailed link, and sending it again.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::auth::{CurrentUser, MaybeUser, TypedSession};
+use crate::db::{Db, DbError};
+use crate::domain::TokenHash;
+use crate::error::{AppError, see_other};
+use crate::mail::Mailer;
+use crate::mail::links::{self, Confirmed};
+use crate::templates::{AccountErrors, Layout, LinkPage, Typed, render};
+
+use super::account::account_page;
+use super::password::{count_mail_request, too_many_links};
+use super::{TokenForm, UploadConfig};
+
+pub async fn confirm(
+    token: web::Path<String>,
+    user: MaybeUser,
+    session: TypedSession,
+    db: web::Data<Db>,
+    mailer: web::Data<Mailer>,
+) -> Result<HttpResponse, AppError> {
+    let link_page = |status, title, message| {
+        let page = LinkPage {
+            layout: Layout::new(user.0.as_ref(), &session, false)?,
+            title,
+            message,
+            href: "/account",
+            label: "Go to your account",
+        };
+        render(status, &page)
+    };
+    let Some(hash) = TokenHash::of_link(&token) else {
+        return link_page(StatusCode::BAD_REQUEST, DEAD_TITLE, DEAD_MESSAGE);
+    };
+    let letters = mailer.clone();
+    let confirmed = db
+        .run(move |conn| links::confirm(conn, &letters.letters, &hash))
+        .await;
+    match confirmed {
+        Ok(Confirmed::Address { .. }) => session.flash("Your email address is confirmed.")?,
+        Ok(Confirmed::Changed { .. }) => {
+            mailer.outbox.wake();
+            session.flash("Your email address is changed and confirmed.")?;
+        }
+        Ok(Confirmed::Invalid) => {
+            return link_page(StatusCode::BAD_REQUEST, DEAD_TITLE, DEAD_MESSAGE);
+        }
+        Err(DbError::EmailTaken) => {
+            return link_page(
+                StatusCode::CONFLICT,
+                "That address is taken",
+                "Another account has started using this address since the link was sent, so \
+                 your address has not changed. You can choose another one on your account page.",
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(see_other("/account"))
+}
+
+const DEAD_TITLE: &str = "This link no longer works";
+const DEAD_MESSAGE: &str = "A confirmation link works once, within an hour of being sent, and \
+     only the newest one works. Your account page can send a new one.";
+
+/// Sends the confirmation link again: to the address waiting to be confirmed, else to the
+/// account's own unconfirmed address.
+pub async fn resend(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<TokenForm>,
+    db: web::Data<Db>,
+    mailer: web::Data<Mailer>,
+    upload: web::Data<UploadConfig>,
+) -> Result<HttpResponse, AppError> {
+    session.check_csrf(Some(&form.csrf_token))?;
+    let address = match &user.pending_email {
+        Some(pending) => pending.clone(),
+        None if !user.email_confirmed => user.email.clone(),
+        None => {
+            session.flash("Your email address is already confirmed.")?;
+            return Ok(see_other("/account"));
+        }
+    };
+    if let Some(wait) = count_mail_request(&req, &db, &address).await? {
+        let errors = AccountErrors {
+            confirm: Some(too_many_links(wait)),
+            ..AccountErrors::default()
+        };
+        return account_page(
+            &user,
+            &session,
+            &upload,
+            StatusCode::TOO_MANY_REQUESTS,
+            Typed::default(),
+            errors,
+        );
+    }
+    send_confirmation(&db, &mailer, &user, &address).await?;
+    session.flash(&format!(
+        "A new link is on its way to {address}. It works for an hour."
+    ))?;
+    Ok(see_other("/account"))
+}
+
+/// Queues a link confirming `address` for the user and wakes the sender.
+pub async fn send_confirmation(
+    db: &Db,
+    mailer: &web::Data<Mailer>,
+    user: &crate::db::users::User,
+    address: &str,
+) -> Result<(), AppError> {
+    let (letters, user, address) = (mailer.clone(), user.clone(), address.to_owned());
+    db.run(move |conn| links::send_confirmation(conn, &letters.letters, &user, &address))
+        .await?;
+    mailer.outbox.wake();
+    Ok(())
+}

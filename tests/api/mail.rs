@@ -1,0 +1,579 @@
+//! Mail through a real SMTP server on loopback: forgotten passwords, confirmed addresses,
+//! changed addresses, and the outbox when the server is down.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+
+use crate::helpers::smtp::{MailServer, Received};
+use crate::helpers::{PASSWORD, TestApp, location, spawn_app, spawn_app_with, spawn_app_with_mail};
+
+const NEW_PASSWORD: &str = "another-long-pass-42";
+
+/// The path (from the site's root) of the link in `mail` that starts with `prefix`.
+fn link_path(app: &TestApp, mail: &Received, prefix: &str) -> String {
+    let link = mail.link(&app.url(prefix));
+    link.strip_prefix(&app.address)
+        .expect("an absolute link to the site")
+        .to_owned()
+}
+
+async fn ask_for_reset(app: &TestApp, email: &str) -> reqwest::Response {
+    app.submit("/password/forgot", "/password/forgot", &[("email", email)])
+        .await
+}
+
+async fn choose_password(
+    app: &TestApp,
+    path: &str,
+    password: &str,
+    confirm: &str,
+) -> reqwest::Response {
+    app.submit(
+        path,
+        path,
+        &[("password", password), ("password_confirm", confirm)],
+    )
+    .await
+}
+
+fn confirmed(app: &TestApp, name: &str) -> (String, bool) {
+    use folio::db::schema::users::dsl::*;
+    let mut conn = app.db().conn().expect("conn");
+    users
+        .filter(username.eq(name))
+        .select((email, email_confirmed))
+        .first(&mut conn)
+        .expect("the user")
+}
+
+fn outbox_rows(app: &TestApp) -> Vec<(String, i32, Option<String>)> {
+    use folio::db::schema::outbox::dsl::*;
+    let mut conn = app.db().conn().expect("conn");
+    outbox
+        .order(id)
+        .select((recipient, attempts, last_error))
+        .load(&mut conn)
+        .expect("outbox")
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_the_mailed_link_once() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("alice").await;
+    // A second browser logged in to the same account: the reset must end its session.
+    let other = app.new_browser();
+    other.login("alice", PASSWORD).await;
+    assert_eq!(other.get("/account").await.status(), StatusCode::OK);
+    app.logout().await;
+
+    let login_page = app.get_html("/login").await;
+    assert!(login_page.contains(r#"<a href="/password/forgot">Forgot your password?</a>"#));
+    let response = ask_for_reset(&app, "Alice@Example.com").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login");
+    let flash = app.get_html("/login").await;
+    assert!(
+        flash.contains(
+            "If an account uses that address, a link to choose a new password is on its way."
+        ),
+        "{flash}"
+    );
+
+    let mails = mail.wait_for("alice@example.com", 2).await;
+    let reset = mails
+        .iter()
+        .find(|m| m.subject() == "Reset your Folio password")
+        .expect("the reset mail");
+    let path = link_path(&app, reset, "/password/reset/");
+    assert!(
+        reset.html().contains(&app.url(&path)),
+        "the HTML part links too"
+    );
+    assert_eq!(path.len(), "/password/reset/".len() + 43, "256 random bits");
+
+    // The form checks the new password like every other form.
+    let page = app.get(&path).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let refused = choose_password(&app, &path, "short", "short").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = choose_password(&app, &path, NEW_PASSWORD, "something-else-entirely").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("body")
+            .contains("The two passwords do not match.")
+    );
+
+    let done = choose_password(&app, &path, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), "/account");
+    let account = app.get("/account").await;
+    assert_eq!(account.status(), StatusCode::OK, "logged in afresh");
+    assert!(
+        account
+            .text()
+            .await
+            .expect("body")
+            .contains("Your new password is saved")
+    );
+    assert_eq!(
+        other.get("/account").await.status(),
+        StatusCode::SEE_OTHER,
+        "every other session ended"
+    );
+    assert_eq!(
+        confirmed(&app, "alice"),
+        ("alice@example.com".into(), true),
+        "the reset proved the address"
+    );
+
+    // Single use.
+    let again = app.get(&path).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let body = again.text().await.expect("body");
+    assert!(
+        body.contains("This link no longer works") && body.contains(r#"href="/password/forgot""#),
+        "{body}"
+    );
+    assert_eq!(
+        choose_password(&app, &path, "yet-another-pass-9", "yet-another-pass-9")
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    let fresh = app.new_browser();
+    assert_eq!(
+        fresh.login("alice", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        fresh.login("alice", NEW_PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("bob").await;
+    mail.wait_for("bob@example.com", 1).await; // its confirmation
+    app.logout().await;
+
+    let known = ask_for_reset(&app, "bob@example.com").await;
+    let known_status = known.status();
+    let known_location = location(&known);
+    let known_page = app.get_html("/login").await;
+    let unknown = ask_for_reset(&app, "nobody@example.com").await;
+    assert_eq!(unknown.status(), known_status);
+    assert_eq!(location(&unknown), known_location);
+    let unknown_page = app.get_html("/login").await;
+    let token_free = |page: &str| page.replace(&crate::helpers::csrf_token(page), "");
+    assert_eq!(
+        token_free(&unknown_page),
+        token_free(&known_page),
+        "the same words"
+    );
+
+    mail.wait_for("bob@example.com", 2).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(mail.to("nobody@example.com").is_empty());
+    assert!(
+        outbox_rows(&app).is_empty(),
+        "nothing waiting for the unknown address"
+    );
+
+    // A malformed address is the form's own error, not a different answer about accounts.
+    let bad = ask_for_reset(&app, "not-an-address").await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_newer_link_voids_the_older_and_changed_links_are_refused() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("carol").await;
+    app.logout().await;
+    ask_for_reset(&app, "carol@example.com").await;
+    let first = mail.wait_for("carol@example.com", 2).await;
+    ask_for_reset(&app, "carol@example.com").await;
+    let all = mail.wait_for("carol@example.com", 3).await;
+    let resets: Vec<_> = all
+        .iter()
+        .filter(|m| m.subject() == "Reset your Folio password")
+        .collect();
+    assert_eq!(resets.len(), 2);
+    assert!(first.len() == 2);
+    let older = link_path(&app, resets[0], "/password/reset/");
+    let newer = link_path(&app, resets[1], "/password/reset/");
+    assert_ne!(older, newer);
+    assert_eq!(app.get(&older).await.status(), StatusCode::BAD_REQUEST);
+
+    // Tampered with (every position of the token, one character changed), cut short, or junk.
+    let token = newer.trim_start_matches("/password/reset/");
+    for i in 0..token.len() {
+        let mut changed: Vec<char> = token.chars().collect();
+        changed[i] = if changed[i] == 'A' { 'B' } else { 'A' };
+        let changed: String = changed.into_iter().collect();
+        let response = app.get(&format!("/password/reset/{changed}")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "position {i}");
+    }
+    for junk in ["x", "..%2F..%2Fetc", &token[..42], &format!("{token}A")] {
+        let response = app.get(&format!("/password/reset/{junk}")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{junk}");
+    }
+    assert_eq!(
+        app.get(&newer).await.status(),
+        StatusCode::OK,
+        "the newest still works"
+    );
+
+    // Expired: the row aged past its hour.
+    app.execute_sql("UPDATE email_tokens SET expires_at = created_at - 1");
+    assert_eq!(app.get(&newer).await.status(), StatusCode::BAD_REQUEST);
+    // The form itself may still be open in a tab: its post is refused too.
+    let token = app.token_from("/password/forgot").await;
+    let late = app
+        .post_raw(
+            &newer,
+            &[
+                ("csrf_token", token.as_str()),
+                ("password", NEW_PASSWORD),
+                ("password_confirm", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(late.status(), StatusCode::BAD_REQUEST);
+    let fresh = app.new_browser();
+    assert_eq!(
+        fresh.login("carol", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER,
+        "password unchanged"
+    );
+}
+
+#[tokio::test]
+async fn reset_requests_are_throttled_per_address_whether_or_not_it_is_an_account() {
+    let app = spawn_app().await;
+    for address in ["dave@example.com", "nobody-here@example.com"] {
+        for _ in 0..5 {
+            assert_eq!(
+                ask_for_reset(&app, address).await.status(),
+                StatusCode::SEE_OTHER
+            );
+        }
+        let refused = ask_for_reset(&app, address).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{address}");
+        let body = refused.text().await.expect("body");
+        assert!(
+            body.contains(
+                "Too many links were asked for in the last hour. Try again in 60 minutes."
+            ),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn registration_mails_a_link_that_confirms_the_address() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("erin").await;
+    let account = app.get_html("/account").await;
+    assert!(account.contains("Not confirmed yet."), "{account}");
+    assert!(account.contains(r#"action="/account/email/confirm""#));
+    assert_eq!(confirmed(&app, "erin"), ("erin@example.com".into(), false));
+
+    let welcome = mail.wait_for("erin@example.com", 1).await.remove(0);
+    assert_eq!(welcome.subject(), "Confirm your email address for Folio");
+    let first = link_path(&app, &welcome, "/email/confirm/");
+
+    // Sending it again voids the first link.
+    let resent = app.submit("/account", "/account/email/confirm", &[]).await;
+    assert_eq!(resent.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.get_html("/account")
+            .await
+            .contains("A new link is on its way to erin@example.com.")
+    );
+    let second = link_path(
+        &app,
+        &mail.wait_for("erin@example.com", 2).await[1],
+        "/email/confirm/",
+    );
+    let dead = app.get(&first).await;
+    assert_eq!(dead.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        dead.text()
+            .await
+            .expect("body")
+            .contains("This link no longer works")
+    );
+
+    // The link works without a session too (opened in another browser or on a phone).
+    let phone = app.new_browser();
+    let done = phone.get(&second).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(confirmed(&app, "erin"), ("erin@example.com".into(), true));
+    let account = app.get_html("/account").await;
+    assert!(account.contains("Confirmed."), "{account}");
+    assert!(!account.contains(r#"action="/account/email/confirm""#));
+    assert_eq!(
+        app.get(&second).await.status(),
+        StatusCode::BAD_REQUEST,
+        "single use"
+    );
+}
+
+#[tokio::test]
+async fn a_new_address_takes_effect_only_through_its_link_and_the_old_one_is_told() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("frank").await;
+    mail.wait_for("frank@example.com", 1).await;
+    let changed = app
+        .submit(
+            "/account",
+            "/account",
+            &[("username", "frank"), ("email", "frank.new@example.org")],
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    let account = app.get_html("/account").await;
+    assert!(
+        account.contains("until then your address stays frank@example.com"),
+        "{account}"
+    );
+    assert!(
+        account.contains("Waiting for <strong>frank.new@example.org</strong> to be confirmed"),
+        "{account}"
+    );
+    assert_eq!(confirmed(&app, "frank").0, "frank@example.com", "not yet");
+    let other = app.new_browser();
+    assert_eq!(
+        other
+            .login("frank.new@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let confirm = mail.wait_for("frank.new@example.org", 1).await.remove(0);
+    assert_eq!(
+        confirm.subject(),
+        "Confirm your new email address for Folio"
+    );
+    // A reset link sent to the old address before the change stops working after it.
+    ask_for_reset(&other, "frank@example.com").await;
+    let old_reset = mail
+        .wait_for("frank@example.com", 2)
+        .await
+        .into_iter()
+        .find(|m| m.subject() == "Reset your Folio password")
+        .expect("a reset mail");
+    let old_reset = link_path(&app, &old_reset, "/password/reset/");
+
+    let done = app.get(&link_path(&app, &confirm, "/email/confirm/")).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        confirmed(&app, "frank"),
+        ("frank.new@example.org".into(), true)
+    );
+    assert!(
+        app.get_html("/account")
+            .await
+            .contains("Your email address is changed and confirmed.")
+    );
+
+    let notice = mail
+        .wait_for("frank@example.com", 3)
+        .await
+        .into_iter()
+        .find(|m| m.subject() == "The email address of your Folio account was changed")
+        .expect("the notice to the old address");
+    assert!(
+        notice.text().contains("f***@example.org"),
+        "{}",
+        notice.text()
+    );
+    assert!(
+        !notice.text().contains("frank.new@"),
+        "the new address is not handed to the old mailbox"
+    );
+    assert_eq!(app.get(&old_reset).await.status(), StatusCode::BAD_REQUEST);
+
+    let other = app.new_browser();
+    assert_eq!(
+        other
+            .login("frank.new@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn an_address_taken_before_its_link_is_used_is_not_taken_twice() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("gina").await;
+    app.submit(
+        "/account",
+        "/account",
+        &[("username", "gina"), ("email", "shared@example.org")],
+    )
+    .await;
+    let confirm = mail.wait_for("shared@example.org", 1).await.remove(0);
+    // Meanwhile someone registers with that address.
+    let rival = app.new_browser();
+    assert_eq!(
+        rival
+            .register("hank", "shared@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let refused = app.get(&link_path(&app, &confirm, "/email/confirm/")).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("body")
+            .contains("your address has not changed")
+    );
+    assert_eq!(confirmed(&app, "gina").0, "gina@example.com");
+    // Asking for a taken address is refused at once.
+    let taken = app
+        .submit(
+            "/account",
+            "/account",
+            &[("username", "gina"), ("email", "SHARED@example.org")],
+        )
+        .await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn markup_in_a_name_is_escaped_in_the_html_part() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("ivy").await;
+    let saved = app
+        .submit(
+            "/account",
+            "/account/profile",
+            &[
+                ("display_name", "<img src=x onerror=alert(1)> & \"Ivy\""),
+                ("bio", ""),
+                ("website", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    app.logout().await;
+    ask_for_reset(&app, "ivy@example.com").await;
+    let reset = mail
+        .wait_for("ivy@example.com", 2)
+        .await
+        .into_iter()
+        .find(|m| m.subject() == "Reset your Folio password")
+        .expect("the reset mail");
+    let html = reset.html();
+    assert!(!html.contains("<img src=x"), "{html}");
+    assert!(
+        html.contains("&#60;img src=x onerror=alert(1)&#62; &#38; &#34;Ivy&#34;"),
+        "{html}"
+    );
+    assert!(
+        reset
+            .text()
+            .contains("Hello <img src=x onerror=alert(1)> & \"Ivy\","),
+        "plain text is plain"
+    );
+}
+
+#[tokio::test]
+async fn without_a_mail_server_mails_are_written_as_files() {
+    let app = spawn_app().await;
+    app.sign_up("jack").await;
+    let dir = app.settings.mail.dir.clone();
+    let mut found = None;
+    for _ in 0..100 {
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if let Some(file) = files
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "eml"))
+        {
+            found = Some(std::fs::read(file).expect("the mail"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let raw = found.expect("an .eml file in FOLIO_MAIL_DIR");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("a mail");
+    assert_eq!(
+        parsed.subject(),
+        Some("Confirm your email address for Folio")
+    );
+    let text = parsed.body_text(0).expect("text").into_owned();
+    assert!(text.contains(&app.url("/email/confirm/")), "{text}");
+    assert!(outbox_rows(&app).is_empty(), "sent, so no longer waiting");
+}
+
+#[tokio::test]
+async fn a_mail_server_that_is_down_holds_nothing_up_and_gets_the_mail_once_back() {
+    let port = MailServer::unused_port();
+    let url = folio::mail::SmtpUrl::parse(&format!("smtp://127.0.0.1:{port}")).expect("url");
+    let app = spawn_app_with(|s| s.mail.smtp = Some(url)).await;
+    app.sign_up("kate").await;
+    app.logout().await;
+    let response = ask_for_reset(&app, "kate@example.com").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "the page answers");
+    // Both mails wait in the outbox, each tried and to be tried again.
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = outbox_rows(&app);
+        if rows.len() == 2 && rows.iter().all(|(_, attempts, _)| *attempts >= 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|(to, attempts, error)| to == "kate@example.com"
+                && *attempts >= 1
+                && error.is_some()),
+        "{rows:?}"
+    );
+
+    let server = MailServer::start_on(port);
+    let mails = server.wait_for("kate@example.com", 2).await;
+    let subjects: Vec<String> = mails.iter().map(Received::subject).collect();
+    assert!(
+        subjects.contains(&"Reset your Folio password".to_owned()),
+        "{subjects:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        server.to("kate@example.com").len(),
+        2,
+        "each mail exactly once"
+    );
+    assert!(outbox_rows(&app).is_empty());
+    // The link still works: it was made when the page was asked for.
+    let reset = mails
+        .iter()
+        .find(|m| m.subject() == "Reset your Folio password")
+        .expect("reset");
+    assert_eq!(
+        app.get(&link_path(&app, reset, "/password/reset/"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
