@@ -13,7 +13,7 @@ use crate::db::users::User;
 pub enum Kind {
     /// A link to choose a new password.
     Reset,
-    /// A new account's link to confirm its address.
+    /// A link that confirms the account's own address (after registering, or sent again).
     Welcome,
     /// A link, sent to the new address, that makes it the account's address.
     ConfirmChange,

@@ -8,17 +8,17 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, Passwords, TypedSession};
 use crate::avatar::Avatars;
 use crate::db::users::User;
-use crate::db::{Db, DbError, users};
-use crate::domain::{About, Bio, DisplayName, Email, Password, Username, Website};
+use crate::db::{Db, DbError, tokens, users};
+use crate::domain::{About, Bio, DisplayName, Email, Purpose, Username, Website};
 use crate::error::{AppError, see_other};
 use crate::templates::{
     AboutFields, AccountErrors, AccountPage, Layout, Typed, profile_path, render,
 };
 
-use super::UploadConfig;
 use super::auth::{begin_attempt, forgive, too_many};
 use super::email::send_confirmation;
 use super::password::{count_mail_request, too_many_links};
+use super::{UploadConfig, new_password};
 use crate::mail::Mailer;
 use crate::proxy;
 
@@ -164,6 +164,11 @@ pub async fn update_profile(
             user.email
         ))?;
     } else {
+        // Keeping the address (or going back to it) withdraws a change waiting for its link.
+        if user.pending_email.is_some() {
+            db.run(move |conn| Ok::<_, AppError>(tokens::revoke(conn, id, Purpose::Confirm)?))
+                .await?;
+        }
         session.flash("Profile updated")?;
     }
     Ok(see_other("/account"))
@@ -287,18 +292,16 @@ pub async fn change_password(
     let again =
         |status, errors| account_page(&user, &session, &upload, status, Typed::default(), errors);
 
-    let mut errors = AccountErrors::default();
-    let new = Password::parse(form.password)
-        .map_err(|e| errors.password = Some(e.to_string()))
-        .ok();
-    if new
-        .as_ref()
-        .is_some_and(|p| p.expose() != form.password_confirm)
-    {
-        errors.password_confirm = Some("The two passwords do not match.".into());
-    }
-    let (Some(new), None) = (new, errors.password_confirm.as_ref()) else {
-        return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
+    let new = match new_password(form.password, &form.password_confirm) {
+        Ok(new) => new,
+        Err((password, password_confirm)) => {
+            let errors = AccountErrors {
+                password,
+                password_confirm,
+                ..AccountErrors::default()
+            };
+            return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
+        }
     };
     if let Err((status, message)) =
         confirm_password(&req, &user, form.current_password, &db, &passwords).await?

@@ -7,13 +7,13 @@ use serde::Deserialize;
 
 use crate::auth::{MaybeUser, Passwords, TypedSession};
 use crate::db::{self, Db, DbError, throttle, users};
-use crate::domain::{Email, Password, Username};
+use crate::domain::{Email, Username};
 use crate::error::{AppError, see_other};
 use crate::proxy;
 use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
 
 use super::email::send_confirmation;
-use super::{Site, TokenForm};
+use super::{Site, TokenForm, new_password};
 use crate::db::users::{Registered, SignupLimit};
 use crate::mail::Mailer;
 
@@ -65,15 +65,12 @@ pub async fn register(
     let email = Email::parse(&form.email)
         .map_err(|e| errors.email = Some(e.to_string()))
         .ok();
-    let password = Password::parse(form.password)
-        .map_err(|e| errors.password = Some(e.to_string()))
+    let password = new_password(form.password, &form.password_confirm)
+        .map_err(|(password, confirm)| {
+            errors.password = password;
+            errors.password_confirm = confirm;
+        })
         .ok();
-    if password
-        .as_ref()
-        .is_some_and(|p| p.expose() != form.password_confirm)
-    {
-        errors.password_confirm = Some("The two passwords do not match.".into());
-    }
     let again = |errors, status| -> Result<HttpResponse, AppError> {
         let page = RegisterPage {
             layout: Layout::new(None, &session, true)?,

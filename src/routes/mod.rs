@@ -86,6 +86,21 @@ pub struct TokenForm {
     pub csrf_token: String,
 }
 
+/// A new password as typed twice, or the message for each field at fault: the password's own
+/// rule first, then the two must match.
+pub fn new_password(
+    password: String,
+    confirm: &str,
+) -> Result<crate::domain::Password, (Option<String>, Option<String>)> {
+    match crate::domain::Password::parse(password) {
+        Err(e) => Err((Some(e.to_string()), None)),
+        Ok(p) if p.expose() != confirm => {
+            Err((None, Some("The two passwords do not match.".into())))
+        }
+        Ok(p) => Ok(p),
+    }
+}
+
 /// "5 MiB" for 5242880: how limits are written on pages.
 pub fn human_bytes(bytes: usize) -> String {
     const MIB: usize = 1024 * 1024;

@@ -6,7 +6,9 @@ use serde::Deserialize;
 
 use crate::auth::{MaybeUser, Passwords, TypedSession};
 use crate::db::{self, Db, throttle};
-use crate::domain::{Email, Password, TokenHash};
+use crate::domain::{Email, TokenHash};
+
+use super::new_password;
 use crate::error::{AppError, see_other};
 use crate::mail::{Mailer, links};
 use crate::proxy;
@@ -162,23 +164,20 @@ pub async fn reset(
         return dead_link(&user, &session);
     };
     let form = form.into_inner();
-    let mut errors = RegisterErrors::default();
-    let password = Password::parse(form.password)
-        .map_err(|e| errors.password = Some(e.to_string()))
-        .ok();
-    if password
-        .as_ref()
-        .is_some_and(|p| p.expose() != form.password_confirm)
-    {
-        errors.password_confirm = Some("The two passwords do not match.".into());
-    }
-    let (Some(password), false) = (password, errors.any()) else {
-        let page = ResetPage {
-            layout: Layout::new(user.0.as_ref(), &session, true)?,
-            action: format!("/password/reset/{token}"),
-            errors,
-        };
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    let password = match new_password(form.password, &form.password_confirm) {
+        Ok(password) => password,
+        Err((password, password_confirm)) => {
+            let page = ResetPage {
+                layout: Layout::new(user.0.as_ref(), &session, true)?,
+                action: format!("/password/reset/{token}"),
+                errors: RegisterErrors {
+                    password,
+                    password_confirm,
+                    ..RegisterErrors::default()
+                },
+            };
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
     };
     let password_hash = passwords.hash(password.into_secret()).await?;
     let reset = db

@@ -577,3 +577,27 @@ async fn a_mail_server_that_is_down_holds_nothing_up_and_gets_the_mail_once_back
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn saving_the_old_address_again_withdraws_a_waiting_change() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("lena").await;
+    let details = |email: &'static str| [("username", "lena"), ("email", email)];
+    app.submit("/account", "/account", &details("lena@elsewhere.org"))
+        .await;
+    let confirm = mail.wait_for("lena@elsewhere.org", 1).await.remove(0);
+    assert!(app.get_html("/account").await.contains("Waiting for"));
+    let kept = app
+        .submit("/account", "/account", &details("lena@example.com"))
+        .await;
+    assert_eq!(kept.status(), StatusCode::SEE_OTHER);
+    let account = app.get_html("/account").await;
+    assert!(!account.contains("Waiting for"), "{account}");
+    assert!(
+        account.contains("Not confirmed yet."),
+        "the own address still needs its link"
+    );
+    let link = link_path(&app, &confirm, "/email/confirm/");
+    assert_eq!(app.get(&link).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(confirmed(&app, "lena").0, "lena@example.com");
+}
