@@ -19,7 +19,7 @@ use crate::db::{self, Db, outbox};
 /// A claim outlives any one send (lettre's timeout is per read or write).
 const LEASE_SECS: i64 = 5 * 60;
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Attempts before a mail is given up (with the default back-off, about a day).
+/// Attempts before a mail is given up (with the default back-off, over about 12 hours).
 const MAX_ATTEMPTS: i32 = 12;
 const MAX_BACKOFF_SECS: u64 = 4 * 60 * 60;
 
