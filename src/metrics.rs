@@ -22,6 +22,8 @@ pub const UPLOADS: &str = "folio_picture_uploads_total";
 pub const PIPELINE_DURATION: &str = "folio_picture_pipeline_seconds";
 pub const PICTURES_WAITING: &str = "folio_pictures_waiting";
 pub const PICTURES_IN_PROGRESS: &str = "folio_pictures_in_progress";
+/// Mails by outcome: `sent`, `retry` (not sent yet), `given_up`.
+pub const MAILS: &str = "folio_mails_total";
 pub const DB_CONNECTIONS: &str = "folio_db_pool_connections";
 pub const DB_IDLE: &str = "folio_db_pool_idle_connections";
 

@@ -15,6 +15,7 @@ use lettre::{FileTransport, SmtpTransport, Transport as _};
 
 use super::{SmtpSecurity, SmtpUrl};
 use crate::db::{self, Db, outbox};
+use crate::metrics::MAILS;
 
 /// A claim outlives any one send (lettre's timeout is per read or write).
 const LEASE_SECS: i64 = 5 * 60;
@@ -165,10 +166,12 @@ impl Sender {
         match outcome {
             Ok(what) => {
                 outbox::done(&mut conn, mail.id)?;
+                metrics::counter!(MAILS, "outcome" => "sent").increment(1);
                 tracing::info!(mail_id = mail.id, "mail {what}");
             }
             Err((permanent, why)) if permanent || mail.attempts >= MAX_ATTEMPTS => {
                 outbox::done(&mut conn, mail.id)?;
+                metrics::counter!(MAILS, "outcome" => "given_up").increment(1);
                 tracing::error!(
                     mail_id = mail.id,
                     attempts = mail.attempts,
@@ -179,6 +182,7 @@ impl Sender {
             Err((_, why)) => {
                 let wait = self.backoff(mail.attempts);
                 outbox::retry_at(&mut conn, mail.id, db::now() + wait, &why)?;
+                metrics::counter!(MAILS, "outcome" => "retry").increment(1);
                 tracing::warn!(
                     mail_id = mail.id,
                     attempts = mail.attempts,

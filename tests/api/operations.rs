@@ -168,6 +168,8 @@ async fn the_metrics_endpoint_counts_requests_uploads_and_the_pool() {
         "folio_pictures_waiting",
         "folio_db_pool_connections",
         "folio_db_pool_idle_connections",
+        // The sign-up's confirmation, written as a file.
+        r#"folio_mails_total{outcome="sent"}"#,
     ] {
         assert!(text.contains(series), "{series} missing from:\n{text}");
     }
