@@ -64,6 +64,17 @@ pub fn forgive(conn: &mut DbConn, attempt: Attempt) -> QueryResult<()> {
     Ok(())
 }
 
+/// Given the newest (at most `max`) event times in a window of `window` seconds, newest first:
+/// the seconds until one more is allowed, if `max` of them are still inside it. The oldest of
+/// them leaves the window first. The one rule of every throttle here.
+fn wait_for_window(times: &[i64], max: i64, window: i64, now: i64) -> Option<i64> {
+    if (times.len() as i64) < max {
+        return None;
+    }
+    let oldest = times.last().copied().unwrap_or(now);
+    Some((oldest + window - now).max(1))
+}
+
 /// Seconds until the next attempt may be made, if it may not be made now.
 fn blocked_for(
     conn: &mut DbConn,
@@ -84,10 +95,8 @@ fn blocked_for(
             .order(lf::failed_at.desc())
             .limit(max)
             .load(conn)?;
-        if times.len() as i64 >= max {
-            // The oldest of the last `max` failures leaves the window first.
-            let oldest = times.last().copied().unwrap_or(now);
-            return Ok(Some((oldest + WINDOW_SECS - now).max(1)));
+        if let Some(wait) = wait_for_window(&times, max, WINDOW_SECS, now) {
+            return Ok(Some(wait));
         }
     }
     Ok(None)
@@ -129,12 +138,12 @@ pub fn signup_wait(
         .order(signups::created_at.desc())
         .limit(i64::from(per_hour))
         .load(conn)?;
-    if times.len() < per_hour as usize {
-        return Ok(None);
-    }
-    // The oldest of the last `per_hour` sign-ups leaves the window first.
-    let oldest = times.last().copied().unwrap_or(now);
-    Ok(Some((oldest + SIGNUP_WINDOW_SECS - now).max(1)))
+    Ok(wait_for_window(
+        &times,
+        i64::from(per_hour),
+        SIGNUP_WINDOW_SECS,
+        now,
+    ))
 }
 
 pub fn record_signup(conn: &mut DbConn, client: &str, now: i64) -> QueryResult<()> {
@@ -189,9 +198,8 @@ pub fn mail_request(
                 .order(mr::created_at.desc())
                 .limit(max)
                 .load(conn)?;
-            if times.len() as i64 >= max {
-                let oldest = times.last().copied().unwrap_or(now);
-                return Ok(Some((oldest + MAIL_WINDOW_SECS - now).max(1)));
+            if let Some(wait) = wait_for_window(&times, max, MAIL_WINDOW_SECS, now) {
+                return Ok(Some(wait));
             }
         }
         diesel::insert_into(mr::table)
@@ -209,4 +217,19 @@ pub fn mail_request(
 pub fn purge_mail_requests(conn: &mut DbConn, now: i64) -> QueryResult<usize> {
     use super::schema::mail_requests as mr;
     diesel::delete(mr::table.filter(mr::created_at.le(now - MAIL_WINDOW_SECS))).execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_for_window;
+
+    #[test]
+    fn the_oldest_of_the_last_max_events_sets_the_wait() {
+        // Newest first, a 100 s window, at most 3.
+        assert_eq!(wait_for_window(&[90, 50], 3, 100, 100), None);
+        assert_eq!(wait_for_window(&[90, 50, 20], 3, 100, 100), Some(20));
+        assert_eq!(wait_for_window(&[100, 100, 100], 3, 100, 100), Some(100));
+        // Never "wait 0 seconds": at the edge it is one more second.
+        assert_eq!(wait_for_window(&[90, 50, 0], 3, 100, 100), Some(1));
+    }
 }

@@ -179,33 +179,20 @@ mod tests {
 
     #[test]
     fn markup_in_a_name_is_escaped_in_the_html_part_only() {
-        let html = Html {
-            letter: &Letter {
-                kind: &Kind::Welcome,
-                name: "<b>Ada</b> & co",
-                username: "ada",
-                link: "https://folio.example/email/confirm/T",
-                site: "https://folio.example",
-            },
-        }
-        .render()
-        .expect("rendered");
+        let letter = Letter {
+            kind: &Kind::Welcome,
+            name: "<b>Ada</b> & co",
+            username: "ada",
+            link: "https://folio.example/email/confirm/T",
+            site: "https://folio.example",
+        };
+        let html = Html { letter: &letter }.render().expect("rendered");
         assert!(
             html.contains("&#60;b&#62;Ada&#60;/b&#62; &#38; co"),
             "{html}"
         );
         assert!(!html.contains("<b>Ada"));
-        let text = Text {
-            letter: &Letter {
-                kind: &Kind::Welcome,
-                name: "<b>Ada</b> & co",
-                username: "ada",
-                link: "https://folio.example/email/confirm/T",
-                site: "https://folio.example",
-            },
-        }
-        .render()
-        .expect("rendered");
+        let text = Text { letter: &letter }.render().expect("rendered");
         assert!(text.contains("Hello <b>Ada</b> & co,"), "{text}");
     }
 
