@@ -141,8 +141,8 @@ pub async fn register(
     }
     session.log_in(user.id, user.session_epoch)?;
     session.flash(&format!(
-        "Welcome to Folio, {}! Add a profile picture below.",
-        user.username
+        "Welcome to Folio, {}! Add a profile picture below. A link to confirm your address is on its way to {}.",
+        user.username, user.email
     ))?;
     Ok(see_other("/account"))
 }

@@ -282,6 +282,10 @@ async fn registration_mails_a_link_that_confirms_the_address() {
     let (app, mail) = spawn_app_with_mail().await;
     app.sign_up("erin").await;
     let account = app.get_html("/account").await;
+    assert!(
+        account.contains("A link to confirm your address is on its way to erin@example.com."),
+        "{account}"
+    );
     assert!(account.contains("Not confirmed yet."), "{account}");
     assert!(account.contains(r#"action="/account/email/confirm""#));
     assert_eq!(confirmed(&app, "erin"), ("erin@example.com".into(), false));

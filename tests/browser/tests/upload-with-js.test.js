@@ -30,7 +30,10 @@ test('a person registers, uploads, replaces and removes a picture, and logs out'
   const second = await images.photo(browser, { width: 800, height: 1000, tint: 120, name: 'portrait.jpg' });
 
   await site.register(page, base, 'ada');
-  assert.equal(await site.flash(page), 'Welcome to Folio, ada! Add a profile picture below.');
+  assert.equal(
+    await site.flash(page),
+    'Welcome to Folio, ada! Add a profile picture below. A link to confirm your address is on its way to ada@example.com.',
+  );
   await site.logOut(page, base);
   assert.equal(await page.getByRole('navigation').getByRole('link', { name: 'Log in' }).count(), 1);
   await site.logIn(page, base, 'ada');
