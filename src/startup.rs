@@ -23,7 +23,7 @@ use crate::config::{MediaStore, SettingError, Settings, one_line};
 use crate::db::Db;
 use crate::directory::CursorKey;
 use crate::error::{catch_session_errors, error_pages, release_error_slot};
-use crate::mail::{Letters, Mailer, Outbox, Transport};
+use crate::mail::{Letters, Outbox, Transport};
 use crate::metrics;
 use crate::routes::{self, UploadConfig};
 use crate::static_files;
@@ -219,15 +219,13 @@ fn serve(
     let upload = web::Data::new(upload);
     let site = web::Data::new(site);
     let cursors = web::Data::new(CursorKey::derive(key.master()));
-    let mailer = web::Data::new(Mailer {
-        letters: Letters::new(settings.mail.from.clone(), &site.public_url),
-        outbox: Outbox::start(
-            db.get_ref().clone(),
-            transport,
-            settings.mail.from.clone(),
-            settings.mail.outbox,
-        )?,
-    });
+    let outbox = web::Data::new(Outbox::start(
+        db.get_ref().clone(),
+        transport,
+        Letters::new(settings.mail.from.clone(), &site.public_url),
+        settings.mail.from.clone(),
+        settings.mail.outbox,
+    )?);
 
     let mut server = HttpServer::new(move || {
         let sessions =
@@ -272,7 +270,7 @@ fn serve(
             .app_data(upload.clone())
             .app_data(site.clone())
             .app_data(cursors.clone())
-            .app_data(mailer.clone())
+            .app_data(outbox.clone())
             .app_data(
                 web::FormConfig::default()
                     .limit(16 * 1024)

@@ -52,6 +52,18 @@ impl std::io::Write for BestEffortStderr {
 /// sent it: this one believes only the trusted proxies (see [`crate::proxy`]).
 pub struct RequestSpan;
 
+/// The paths whose last segment is a mailed link's secret.
+const SECRET_PATHS: [&str; 2] = ["/password/reset/", "/email/confirm/"];
+
+/// A request's path as logs may show it: a mailed link's token is a password for one use and
+/// an hour, so it never reaches a log line.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match SECRET_PATHS.iter().find(|prefix| path.starts_with(*prefix)) {
+        Some(prefix) => format!("{prefix}{{token}}").into(),
+        None => path.into(),
+    }
+}
+
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let client = crate::proxy::client_of(request.request());
@@ -64,7 +76,7 @@ impl RootSpanBuilder for RequestSpan {
             "request",
             http.method = %request.method(),
             http.route = %request.match_pattern().unwrap_or_default(),
-            http.target = %request.uri().path(),
+            http.target = %loggable_path(request.uri().path()),
             http.client_ip = %client.address(),
             http.scheme = client.scheme(),
             http.status_code = tracing::field::Empty,
@@ -90,4 +102,23 @@ where
     actix_web::rt::task::spawn_blocking(move || span.in_scope(f))
         .await
         .map_err(|e| anyhow::anyhow!("blocking task failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn mailed_link_tokens_never_reach_the_log() {
+        assert_eq!(
+            loggable_path("/password/reset/abcDEF123_-abcDEF123_-abcDEF123_-abcDEF123_-x"),
+            "/password/reset/{token}"
+        );
+        assert_eq!(
+            loggable_path("/email/confirm/secret"),
+            "/email/confirm/{token}"
+        );
+        assert_eq!(loggable_path("/users/ada"), "/users/ada");
+        assert_eq!(loggable_path("/password/forgot"), "/password/forgot");
+    }
 }

@@ -338,6 +338,8 @@ pub struct ResetPage {
     pub layout: Layout,
     /// The form posts back to the link's own address.
     pub action: String,
+    /// Whose password this is (shown, and given to password managers).
+    pub username: String,
     pub errors: RegisterErrors,
 }
 

@@ -15,7 +15,8 @@ pub async fn reject_cross_site(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && is_cross_site(&req) {
-        tracing::warn!(path = %req.path(), "refused a cross-site request");
+        let path = crate::telemetry::loggable_path(req.path());
+        tracing::warn!(%path, "refused a cross-site request");
         let res = AppError::Forbidden.error_response();
         return Ok(req.into_response(res).map_into_right_body());
     }

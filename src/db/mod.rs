@@ -41,6 +41,10 @@ pub enum DbConn {
 
 pub type DbPool = Pool<Manager>;
 
+// SQL's lower(), for the columns that compare ignoring case (usernames and emails, ASCII by
+// rule, so lowering is exact).
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
 /// Errors of the storage layer that a caller may want to tell apart.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

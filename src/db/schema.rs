@@ -70,8 +70,11 @@ diesel::table! {
 diesel::table! {
     outbox (id) {
         id -> BigInt,
+        kind -> Text,
         recipient -> Text,
-        message -> Text,
+        user_id -> Nullable<BigInt>,
+        link_hash -> Nullable<Text>,
+        detail -> Nullable<Text>,
         created_at -> BigInt,
         attempts -> Integer,
         next_attempt_at -> BigInt,

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::DbConn;
+use super::lower;
 use super::schema::email_tokens as t;
 use crate::domain::{LINK_LIFETIME_SECS, Purpose, TokenHash};
 
@@ -57,6 +58,45 @@ pub fn issue(
     Ok(())
 }
 
+/// Gives the account's confirmation link whose hash is `current` a new secret (`new`), an hour
+/// from now: done as its mail is written, so the secret exists only in the mail. False when
+/// that link is gone (used, withdrawn, or replaced by a newer request): the mail is moot.
+pub fn renew(
+    conn: &mut DbConn,
+    user_id: i64,
+    current: &TokenHash,
+    new: &TokenHash,
+    now: i64,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        t::table
+            .filter(t::token_hash.eq(current.as_ref()))
+            .filter(t::user_id.eq(user_id))
+            .filter(t::purpose.eq(Purpose::Confirm.as_str())),
+    )
+    .set((
+        t::token_hash.eq(new.as_ref()),
+        t::created_at.eq(now),
+        t::expires_at.eq(now + LINK_LIFETIME_SECS),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Withdraws a change of address waiting for its link (a password changed or reset: whoever
+/// asked for the change may not be the owner).
+pub fn revoke_changes(conn: &mut DbConn, user_id: i64, current_email: &str) -> QueryResult<()> {
+    diesel::delete(
+        t::table
+            .filter(t::user_id.eq(user_id))
+            .filter(t::purpose.eq(Purpose::Confirm.as_str()))
+            // ASCII by rule, so lowering is exact: a change of case is no change of address.
+            .filter(lower(t::email).ne(current_email.to_ascii_lowercase())),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 /// The live link with this hash, without using it up (a page that shows a form).
 pub fn find(
     conn: &mut DbConn,
@@ -102,7 +142,7 @@ pub fn pending_email(conn: &mut DbConn, user_id: i64, now: i64) -> QueryResult<O
         .optional()
 }
 
-/// Ends the account's links of `purpose` (a reset that succeeded voids any other reset).
+/// Ends the account's links of `purpose` (saving the old address again withdraws a change).
 pub fn revoke(conn: &mut DbConn, user_id: i64, purpose: Purpose) -> QueryResult<()> {
     diesel::delete(
         t::table

@@ -1,7 +1,6 @@
 //! The `users` table.
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
 use super::schema::{sessions, users};
 use super::{DbConn, DbError, now, throttle, write_transaction};
@@ -10,7 +9,7 @@ use crate::domain::{About, DisplayName, Email, Username};
 // Usernames and emails are unique ignoring case: every lookup compares lower(column), which
 // both backends index (a unique index on each, see migrations/), with the wanted value
 // lowered the same way. Both are ASCII by rule, so ASCII lowering is exact on both sides.
-define_sql_function!(fn lower(x: Text) -> Text);
+use super::lower;
 
 type UsernameIs = diesel::dsl::Eq<lower<users::username>, String>;
 type EmailIs = diesel::dsl::Eq<lower<users::email>, String>;
@@ -142,14 +141,31 @@ pub fn find_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<Use
         .optional()
 }
 
-/// Whether an account other than `except` uses the address.
-pub fn email_taken(conn: &mut DbConn, email: &str, except: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        users::table
-            .filter(email_is(email))
-            .filter(users::id.ne(except)),
-    ))
-    .get_result(conn)
+/// The user, locked until the transaction ends (on PostgreSQL; SQLite's write transaction
+/// holds its one lock already), for a decision that rests on their current address.
+pub fn find_locked(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
+    // Built in each arm: `as_select` is typed by its backend.
+    match conn {
+        DbConn::Postgres(pg) => users::table
+            .find(id)
+            .select(User::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConn::Sqlite(sqlite) => users::table
+            .find(id)
+            .select(User::as_select())
+            .first(sqlite)
+            .optional(),
+    }
+}
+
+/// The address the account has is confirmed.
+pub fn mark_confirmed(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::email_confirmed.eq(true))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// What is taken of a wished-for username and email, ignoring the user `except`.
@@ -194,7 +210,7 @@ pub fn credentials(conn: &mut DbConn, id: i64) -> QueryResult<Option<Credentials
 }
 
 /// Sets the username, and the address as written (a new address is set only through its
-/// confirmation link, see [`confirm_email`]; here only a change of case).
+/// confirmation link, see [`change_email`]; here only a change of case).
 pub fn update_profile(
     conn: &mut DbConn,
     id: i64,
@@ -210,25 +226,21 @@ pub fn update_profile(
     Ok(())
 }
 
-/// The account's address is its own: confirmed. When `email` differs from the address the
-/// account has (a change confirmed through the new address), it becomes the account's
-/// address. Returns the address it had before.
-pub fn confirm_email(conn: &mut DbConn, id: i64, email: &str) -> Result<Option<String>, DbError> {
-    let query = users::table.find(id).select(users::email);
-    let old: Option<String> = match conn {
-        DbConn::Postgres(pg) => query.for_update().first(pg).optional()?,
-        DbConn::Sqlite(sqlite) => query.first(sqlite).optional()?,
-    };
-    let Some(old) = old else { return Ok(None) };
+/// Makes a confirmed new address the account's address (the caller holds the row locked).
+pub fn change_email(conn: &mut DbConn, id: i64, email: &str) -> Result<(), DbError> {
     diesel::update(users::table.find(id))
         .set((users::email.eq(email), users::email_confirmed.eq(true)))
         .execute(conn)?;
-    Ok(Some(old))
+    Ok(())
 }
 
 /// Stores a new password hash and ends every session of the account, in the caller's
-/// transaction; returns the new session epoch.
+/// transaction; returns the new session epoch. A change of address still waiting for its
+/// link is withdrawn: whoever asked for it may have been using a stolen session.
 pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str) -> QueryResult<i64> {
+    if let Some(user) = find_locked(conn, id)? {
+        super::tokens::revoke_changes(conn, id, &user.email)?;
+    }
     let epoch = diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),

@@ -60,6 +60,11 @@ impl TokenHash {
         Self(digest.iter().map(|b| format!("{b:02x}")).collect())
     }
 
+    /// A hash as the database keeps it.
+    pub(crate) fn from_stored(hex: String) -> Self {
+        Self(hex)
+    }
+
     /// The hash of a token from a link, if the text has a token's shape at all (anything
     /// else cannot name a link, and is not worth a query).
     pub fn of_link(text: &str) -> Option<Self> {

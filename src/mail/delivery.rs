@@ -13,6 +13,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{FileTransport, SmtpTransport, Transport as _};
 
+use super::letters::Letters;
+use super::links;
 use super::{SmtpSecurity, SmtpUrl};
 use crate::db::{self, Db, outbox};
 use crate::metrics::MAILS;
@@ -46,6 +48,12 @@ impl Transport {
         let tls_parameters =
             || TlsParameters::new(url.host.clone()).map_err(|e| format!("TLS: {e}"));
         let tls = match url.security {
+            // A password never crosses the network in clear: with credentials, STARTTLS is
+            // required (a server on this machine excepted), so a man in the middle cannot
+            // strip it.
+            SmtpSecurity::StartTlsWhenOffered if url.user.is_some() && !url.is_loopback() => {
+                Tls::Required(tls_parameters()?)
+            }
             SmtpSecurity::StartTlsWhenOffered => Tls::Opportunistic(tls_parameters()?),
             SmtpSecurity::Tls => Tls::Wrapper(tls_parameters()?),
         };
@@ -69,20 +77,30 @@ impl Transport {
         Ok(Self::Files(FileTransport::new(dir), dir.to_owned()))
     }
 
-    /// Hands one formatted mail over. `Err((permanent, why))`: a permanent refusal is not
-    /// retried.
+    /// Hands one formatted mail over. `Err((refused, why))`: a mail the server refuses for
+    /// good is not retried.
     fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, (bool, String)> {
         match self {
             Self::Smtp(smtp) => smtp
                 .send_raw(envelope, message)
                 .map(|response| format!("accepted: {}", response.code()))
-                .map_err(|e| (e.is_permanent(), e.to_string())),
+                .map_err(|e| (refuses_the_recipient(&e), e.to_string())),
             Self::Files(files, dir) => files
                 .send_raw(envelope, message)
                 .map(|id| format!("written to {}", dir.join(format!("{id}.eml")).display()))
                 .map_err(|e| (false, e.to_string())),
         }
     }
+}
+
+/// Whether the server refused this mail's recipient for good (550 no such mailbox, 551, 553
+/// bad address). Every other failure, permanent codes included (535 wrong password, 530 TLS
+/// required, a 554 greeting), is the server's or the settings' and is retried: fixing them
+/// must not have cost the queued mail.
+fn refuses_the_recipient(error: &lettre::transport::smtp::Error) -> bool {
+    error
+        .status()
+        .is_some_and(|code| matches!(code.to_string().as_str(), "550" | "551" | "553"))
 }
 
 /// Wakes the sender when a mail has been queued. The sender stops once every `Outbox` is gone
@@ -96,6 +114,7 @@ impl Outbox {
     pub fn start(
         db: Db,
         transport: Transport,
+        letters: Letters,
         from: Mailbox,
         options: OutboxOptions,
     ) -> std::io::Result<Self> {
@@ -103,6 +122,7 @@ impl Outbox {
         let sender = Sender {
             db,
             transport,
+            letters,
             from,
             options,
         };
@@ -122,6 +142,7 @@ impl Outbox {
 struct Sender {
     db: Db,
     transport: Transport,
+    letters: Letters,
     from: Mailbox,
     options: OutboxOptions,
 }
@@ -149,10 +170,21 @@ impl Sender {
     /// Sends the oldest due mail, if there is one.
     fn send_one(&self) -> anyhow::Result<bool> {
         let now = db::now();
-        let Some(mail) = outbox::claim(&mut *self.db.conn()?, now, LEASE_SECS)? else {
+        let mut conn = self.db.conn()?;
+        // A read first, so an idle sender takes no write lock.
+        if outbox::nothing_due(&mut conn, now)? {
+            return Ok(false);
+        }
+        let Some(claimed) = outbox::claim(&mut conn, now, LEASE_SECS)? else {
             return Ok(false);
         };
+        let Some(mail) = links::write(&mut conn, &self.letters, &claimed)? else {
+            outbox::done(&mut conn, &claimed)?;
+            tracing::info!(mail_id = claimed.id, "mail no longer needed");
+            return Ok(true);
+        };
         // The connection goes back to the pool while the mail server is talked to.
+        drop(conn);
         let outcome = mail
             .recipient
             .parse()
@@ -160,32 +192,32 @@ impl Sender {
             .and_then(|to| {
                 let envelope = Envelope::new(Some(self.from.email.clone()), vec![to])
                     .map_err(|e| (true, e.to_string()))?;
-                self.transport.send(&envelope, mail.message.as_bytes())
+                self.transport.send(&envelope, &mail.message)
             });
         let mut conn = self.db.conn()?;
         match outcome {
             Ok(what) => {
-                outbox::done(&mut conn, mail.id)?;
+                outbox::done(&mut conn, &claimed)?;
                 metrics::counter!(MAILS, "outcome" => "sent").increment(1);
-                tracing::info!(mail_id = mail.id, "mail {what}");
+                tracing::info!(mail_id = claimed.id, "mail {what}");
             }
-            Err((permanent, why)) if permanent || mail.attempts >= MAX_ATTEMPTS => {
-                outbox::done(&mut conn, mail.id)?;
+            Err((refused, why)) if refused || claimed.attempts >= MAX_ATTEMPTS => {
+                outbox::done(&mut conn, &claimed)?;
                 metrics::counter!(MAILS, "outcome" => "given_up").increment(1);
                 tracing::error!(
-                    mail_id = mail.id,
-                    attempts = mail.attempts,
+                    mail_id = claimed.id,
+                    attempts = claimed.attempts,
                     error = %why,
                     "mail given up"
                 );
             }
             Err((_, why)) => {
-                let wait = self.backoff(mail.attempts);
-                outbox::retry_at(&mut conn, mail.id, db::now() + wait, &why)?;
+                let wait = self.backoff(claimed.attempts);
+                outbox::retry_at(&mut conn, &claimed, db::now() + wait, &why)?;
                 metrics::counter!(MAILS, "outcome" => "retry").increment(1);
                 tracing::warn!(
-                    mail_id = mail.id,
-                    attempts = mail.attempts,
+                    mail_id = claimed.id,
+                    attempts = claimed.attempts,
                     retry_in_secs = wait,
                     error = %why,
                     "mail not sent yet"

@@ -1,11 +1,10 @@
 //! The mails Folio sends, each with a plain-text and an HTML part from one pair of
-//! templates (`templates/mail/letter.{txt,html}`), formatted once for the outbox.
+//! templates (`templates/mail/letter.{txt,html}`), formatted when the mail is sent.
 
 use askama::Template;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 
-use crate::db::outbox::Outgoing;
 use crate::db::users::User;
 
 /// What a mail is about.
@@ -24,8 +23,10 @@ pub enum Kind {
 /// One mail's content; both parts render it.
 pub struct Letter<'a> {
     pub kind: &'a Kind,
-    /// The display name, or the username.
-    pub name: &'a str,
+    /// Whom to greet: the display name (or the username) once the account's address is
+    /// confirmed; until then anyone could have typed it, so no free text of theirs is mailed
+    /// to an address that may not be theirs.
+    pub name: Option<&'a str>,
     pub username: &'a str,
     /// The link to follow (empty for a notice).
     pub link: &'a str,
@@ -60,18 +61,21 @@ impl Letters {
         }
     }
 
-    /// The mail of `kind` to `user` at `address`; `link_path` is the link's path on the site.
+    /// The mail of `kind` to `user` at `address`, formatted; `link_path` is the link's path
+    /// on the site.
     pub fn write(
         &self,
         kind: &Kind,
         user: &User,
         address: &str,
         link_path: Option<&str>,
-    ) -> anyhow::Result<Outgoing> {
+    ) -> anyhow::Result<Vec<u8>> {
         let link = link_path.map_or_else(String::new, |p| format!("{}{p}", self.site));
         let letter = Letter {
             kind,
-            name: user.display_name.as_deref().unwrap_or(&user.username),
+            name: user
+                .email_confirmed
+                .then(|| user.display_name.as_deref().unwrap_or(&user.username)),
             username: &user.username,
             link: &link,
             site: &self.site,
@@ -85,13 +89,10 @@ impl Letters {
             .from(self.from.clone())
             .to(to)
             .subject(subject(kind))
-            // Made once, here: a retried send is recognisably the same mail.
+            // A fresh id of our own (with the host name): mail servers and clients expect one.
             .message_id(None)
             .multipart(MultiPart::alternative_plain_html(text, html))?;
-        Ok(Outgoing {
-            recipient: address.to_owned(),
-            message: String::from_utf8(message.formatted())?,
-        })
+        Ok(message.formatted())
     }
 }
 
@@ -120,7 +121,8 @@ pub fn partly_hidden(address: &str) -> String {
 mod tests {
     use super::*;
 
-    fn user(display_name: Option<&str>) -> User {
+    /// Ada, with her address confirmed or not.
+    fn user(display_name: Option<&str>, email_confirmed: bool) -> User {
         User {
             id: 7,
             username: "ada".into(),
@@ -131,7 +133,7 @@ mod tests {
             display_name: display_name.map(Into::into),
             bio: None,
             website: None,
-            email_confirmed: false,
+            email_confirmed,
         }
     }
 
@@ -158,13 +160,12 @@ mod tests {
         let mail = letters()
             .write(
                 &Kind::Reset,
-                &user(Some("Ada Lovelace")),
+                &user(Some("Ada Lovelace"), true),
                 "ada@example.org",
                 Some(&link),
             )
             .expect("written");
-        assert_eq!(mail.recipient, "ada@example.org");
-        let m = &mail.message;
+        let m = &String::from_utf8(mail).expect("UTF-8");
         assert!(m.contains("From: Folio <folio@localhost>"), "{m}");
         assert!(m.contains("To: ada@example.org"), "{m}");
         assert!(m.contains("multipart/alternative"), "{m}");
@@ -178,10 +179,27 @@ mod tests {
     }
 
     #[test]
+    fn an_unconfirmed_address_is_not_sent_the_name_anyone_could_have_typed() {
+        let mail = letters()
+            .write(
+                &Kind::Welcome,
+                &user(Some("Win a prize at evil.example"), false),
+                "ada@example.org",
+                Some("/email/confirm/T"),
+            )
+            .expect("written");
+        let mail = String::from_utf8(mail).expect("UTF-8");
+        let (_, text, html) = read(&mail);
+        assert_eq!(text.lines().next(), Some("Hello,"), "{text}");
+        assert!(html.contains("<p>Hello,</p>"), "{html}");
+        assert!(!mail.contains("evil"), "{mail}");
+    }
+
+    #[test]
     fn markup_in_a_name_is_escaped_in_the_html_part_only() {
         let letter = Letter {
             kind: &Kind::Welcome,
-            name: "<b>Ada</b> & co",
+            name: Some("<b>Ada</b> & co"),
             username: "ada",
             link: "https://folio.example/email/confirm/T",
             site: "https://folio.example",
@@ -204,18 +222,19 @@ mod tests {
                 &Kind::AddressChanged {
                     new_address: partly_hidden("bob@example.org"),
                 },
-                &user(Some("Ada")),
+                &user(Some("Ada"), true),
                 "ada@example.org",
                 None,
             )
             .expect("written");
-        let (subject, text, html) = read(&mail.message);
+        let mail = String::from_utf8(mail).expect("UTF-8");
+        let (subject, text, html) = read(&mail);
         assert_eq!(
             subject,
             "The email address of your Folio account was changed"
         );
         assert!(text.contains("b***@example.org"), "{text}");
         assert!(html.contains("b***@example.org"), "{html}");
-        assert!(!mail.message.contains("bob@"));
+        assert!(!mail.contains("bob@"));
     }
 }

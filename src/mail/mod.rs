@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use delivery::{Outbox, OutboxOptions, Transport};
 pub use letters::{Kind, Letters};
+pub use links::{Confirmed, DetailsChange};
 
 /// How mail leaves Folio.
 #[derive(Debug, Clone)]
@@ -118,6 +119,15 @@ impl SmtpUrl {
         format!("{scheme}://{user}{}:{}", self.host, self.port)
     }
 
+    /// A server on this machine, where a password in clear crosses no network.
+    fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     fn password(&self) -> Option<&str> {
         self.password.as_ref().map(ExposeSecret::expose_secret)
     }
@@ -130,29 +140,13 @@ impl std::fmt::Debug for SmtpUrl {
 }
 
 fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
-/// What handlers need to send mail: the letters to compose and the outbox to wake.
-pub struct Mailer {
-    pub letters: Letters,
-    pub outbox: Outbox,
-}
-
-/// The default back-off and polling, and the test's short ones.
+/// The default back-off and polling (tests set shorter ones).
 impl Default for OutboxOptions {
     fn default() -> Self {
         Self {

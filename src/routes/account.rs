@@ -8,18 +8,16 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, Passwords, TypedSession};
 use crate::avatar::Avatars;
 use crate::db::users::User;
-use crate::db::{Db, DbError, tokens, users};
-use crate::domain::{About, Bio, DisplayName, Email, Purpose, Username, Website};
+use crate::db::{Db, DbError, users};
+use crate::domain::{About, Bio, DisplayName, Email, Username, Website};
 use crate::error::{AppError, see_other};
 use crate::templates::{
     AboutFields, AccountErrors, AccountPage, Layout, Typed, profile_path, render,
 };
 
 use super::auth::{begin_attempt, forgive, too_many};
-use super::email::send_confirmation;
-use super::password::{count_mail_request, too_many_links};
-use super::{UploadConfig, new_password};
-use crate::mail::Mailer;
+use super::{UploadConfig, links, new_password};
+use crate::mail::{DetailsChange, Outbox, links as mail_links};
 use crate::proxy;
 
 /// The account page with the user's current values and `errors` beside their fields.
@@ -90,7 +88,7 @@ pub async fn update_profile(
     session: TypedSession,
     form: web::Form<ProfileForm>,
     db: web::Data<Db>,
-    mailer: web::Data<Mailer>,
+    outbox: web::Data<Outbox>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
@@ -131,32 +129,33 @@ pub async fn update_profile(
     // A new address takes effect only through the link mailed to it; a change of case is
     // the same mailbox, and is saved as it is.
     let new_address = !email.as_ref().eq_ignore_ascii_case(&user.email);
-    if new_address && let Some(wait) = count_mail_request(&req, &db, email.as_ref()).await? {
+    if new_address && let Some(wait) = links::count_request(&req, &db, email.as_ref()).await? {
         let errors = AccountErrors {
-            email: Some(too_many_links(wait)),
+            email: Some(links::too_many(wait)),
             ..AccountErrors::default()
         };
         return again(StatusCode::TOO_MANY_REQUESTS, errors);
     }
-    let stored_email = if new_address {
-        user.email.clone()
-    } else {
-        email.as_ref().to_owned()
-    };
-    let name = username.clone();
-    match db
-        .run(move |conn| users::update_profile(conn, id, &name, &stored_email))
-        .await
-    {
+    let account = user.user.clone();
+    let wanted = email.clone();
+    let saved = db
+        .run(move |conn| {
+            let change = if new_address {
+                DetailsChange::NewAddress(&wanted)
+            } else {
+                DetailsChange::SameAddress(&wanted)
+            };
+            mail_links::change_details(conn, &account, &username, &change)
+        })
+        .await;
+    match saved {
         Ok(()) => {}
         Err(DbError::UsernameTaken) => return again(StatusCode::CONFLICT, conflict(true, false)),
         Err(DbError::EmailTaken) => return again(StatusCode::CONFLICT, conflict(false, true)),
         Err(DbError::Unexpected(e)) => return Err(e.into()),
     }
     if new_address {
-        let mut renamed = user.user.clone();
-        renamed.username = username.as_ref().to_owned();
-        send_confirmation(&db, &mailer, &renamed, email.as_ref()).await?;
+        outbox.wake();
         session.flash(&format!(
             "Saved. To use {}, open the link just mailed there within an hour; until then \
              your address stays {}.",
@@ -164,11 +163,6 @@ pub async fn update_profile(
             user.email
         ))?;
     } else {
-        // Keeping the address (or going back to it) withdraws a change waiting for its link.
-        if user.pending_email.is_some() {
-            db.run(move |conn| Ok::<_, AppError>(tokens::revoke(conn, id, Purpose::Confirm)?))
-                .await?;
-        }
         session.flash("Profile updated")?;
     }
     Ok(see_other("/account"))

@@ -12,10 +12,9 @@ use crate::error::{AppError, see_other};
 use crate::proxy;
 use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
 
-use super::email::send_confirmation;
-use super::{Site, TokenForm, new_password};
+use super::{Site, TokenForm, links, new_password};
 use crate::db::users::{Registered, SignupLimit};
-use crate::mail::Mailer;
+use crate::mail::Outbox;
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
@@ -54,7 +53,7 @@ pub async fn register(
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
     site: web::Data<Site>,
-    mailer: web::Data<Mailer>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
     let form = form.into_inner();
@@ -136,7 +135,7 @@ pub async fn register(
     tracing::info!(user_id = user.id, "registered");
     // The account exists whether or not its link could be queued; the account page can send
     // it again.
-    if let Err(e) = send_confirmation(&db, &mailer, &user, &user.email).await {
+    if let Err(e) = links::request_confirmation(&db, &outbox, user.id, &user.email).await {
         tracing::error!(user_id = user.id, error = %e, "cannot queue the confirmation link");
     }
     session.log_in(user.id, user.session_epoch)?;

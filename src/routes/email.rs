@@ -7,20 +7,19 @@ use crate::auth::{CurrentUser, MaybeUser, TypedSession};
 use crate::db::{Db, DbError};
 use crate::domain::TokenHash;
 use crate::error::{AppError, see_other};
-use crate::mail::Mailer;
-use crate::mail::links::{self, Confirmed};
+use crate::mail::Outbox;
+use crate::mail::links::{self as mail_links, Confirmed};
 use crate::templates::{AccountErrors, Layout, LinkPage, Typed, render};
 
 use super::account::account_page;
-use super::password::{count_mail_request, too_many_links};
-use super::{TokenForm, UploadConfig};
+use super::{TokenForm, UploadConfig, links};
 
 pub async fn confirm(
     token: web::Path<String>,
     user: MaybeUser,
     session: TypedSession,
     db: web::Data<Db>,
-    mailer: web::Data<Mailer>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
     let link_page = |status, title, message| {
         let page = LinkPage {
@@ -35,14 +34,11 @@ pub async fn confirm(
     let Some(hash) = TokenHash::of_link(&token) else {
         return link_page(StatusCode::BAD_REQUEST, DEAD_TITLE, DEAD_MESSAGE);
     };
-    let letters = mailer.clone();
-    let confirmed = db
-        .run(move |conn| links::confirm(conn, &letters.letters, &hash))
-        .await;
+    let confirmed = db.run(move |conn| mail_links::confirm(conn, &hash)).await;
     match confirmed {
-        Ok(Confirmed::Address { .. }) => session.flash("Your email address is confirmed.")?,
-        Ok(Confirmed::Changed { .. }) => {
-            mailer.outbox.wake();
+        Ok(Confirmed::Address) => session.flash("Your email address is confirmed.")?,
+        Ok(Confirmed::Changed) => {
+            outbox.wake();
             session.flash("Your email address is changed and confirmed.")?;
         }
         Ok(Confirmed::Invalid) => {
@@ -73,7 +69,7 @@ pub async fn resend(
     session: TypedSession,
     form: web::Form<TokenForm>,
     db: web::Data<Db>,
-    mailer: web::Data<Mailer>,
+    outbox: web::Data<Outbox>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
@@ -85,9 +81,9 @@ pub async fn resend(
             return Ok(see_other("/account"));
         }
     };
-    if let Some(wait) = count_mail_request(&req, &db, &address).await? {
+    if let Some(wait) = links::count_request(&req, &db, &address).await? {
         let errors = AccountErrors {
-            confirm: Some(too_many_links(wait)),
+            confirm: Some(links::too_many(wait)),
             ..AccountErrors::default()
         };
         return account_page(
@@ -99,23 +95,9 @@ pub async fn resend(
             errors,
         );
     }
-    send_confirmation(&db, &mailer, &user, &address).await?;
+    links::request_confirmation(&db, &outbox, user.id, &address).await?;
     session.flash(&format!(
         "A new link is on its way to {address}. It works for an hour."
     ))?;
     Ok(see_other("/account"))
-}
-
-/// Queues a link confirming `address` for the user and wakes the sender.
-pub async fn send_confirmation(
-    db: &Db,
-    mailer: &web::Data<Mailer>,
-    user: &crate::db::users::User,
-    address: &str,
-) -> Result<(), AppError> {
-    let (letters, user, address) = (mailer.clone(), user.clone(), address.to_owned());
-    db.run(move |conn| links::send_confirmation(conn, &letters.letters, &user, &address))
-        .await?;
-    mailer.outbox.wake();
-    Ok(())
 }

@@ -7,6 +7,7 @@ mod directory;
 mod email;
 mod health;
 mod home;
+mod links;
 mod media;
 mod password;
 mod picture;

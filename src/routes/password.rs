@@ -5,13 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::auth::{MaybeUser, Passwords, TypedSession};
-use crate::db::{self, Db, throttle};
+use crate::db::Db;
 use crate::domain::{Email, TokenHash};
 
-use super::new_password;
+use super::{links, new_password};
+use crate::db::users::User;
 use crate::error::{AppError, see_other};
-use crate::mail::{Mailer, links};
-use crate::proxy;
+use crate::mail::{Outbox, links as mail_links};
 use crate::templates::{ForgotPage, Layout, LinkPage, RegisterErrors, ResetPage, render};
 
 pub async fn forgot_form(session: TypedSession) -> Result<HttpResponse, AppError> {
@@ -32,14 +32,14 @@ pub struct ForgotForm {
     email: String,
 }
 
-/// The same answer, after the same work, whether or not an account uses the address: the
-/// account is looked up and its mail queued after the answer has gone.
+/// The same answer, after the same work, whether or not an account uses the address: a mail
+/// is queued for the address, and the account is looked up only when it is written.
 pub async fn forgot(
     req: HttpRequest,
     session: TypedSession,
     form: web::Form<ForgotForm>,
     db: web::Data<Db>,
-    mailer: web::Data<Mailer>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
     let form = form.into_inner();
@@ -56,52 +56,21 @@ pub async fn forgot(
         Ok(email) => email,
         Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, Some(e.to_string()), None),
     };
-    if let Some(wait) = count_mail_request(&req, &db, email.as_ref()).await? {
+    if let Some(wait) = links::count_request(&req, &db, email.as_ref()).await? {
         return again(
             StatusCode::TOO_MANY_REQUESTS,
             None,
-            Some(too_many_links(wait)),
+            Some(links::too_many(wait)),
         );
     }
-    let (db, mailer) = (db.into_inner(), mailer.into_inner());
-    actix_web::rt::spawn(async move {
-        let letters = mailer.clone();
-        match db
-            .run(move |conn| links::send_reset(conn, &letters.letters, &email))
-            .await
-        {
-            Ok(()) => mailer.outbox.wake(),
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot queue a reset link"),
-        }
-    });
+    db.run(move |conn| mail_links::request_reset(conn, &email))
+        .await?;
+    outbox.wake();
     session.flash(
         "If an account uses that address, a link to choose a new password is on its way. \
          It works for an hour.",
     )?;
     Ok(see_other("/login"))
-}
-
-/// Counts a request for a mail to `address` from this client; the seconds to wait when one
-/// of them has had its share.
-pub async fn count_mail_request(
-    req: &HttpRequest,
-    db: &Db,
-    address: &str,
-) -> Result<Option<i64>, AppError> {
-    let client = proxy::client_of(req).network();
-    let address = address.to_ascii_lowercase();
-    db.run(move |conn| {
-        Ok::<_, AppError>(throttle::mail_request(conn, &address, &client, db::now())?)
-    })
-    .await
-}
-
-pub fn too_many_links(wait_secs: i64) -> String {
-    let minutes = (wait_secs + 59) / 60;
-    format!(
-        "Too many links were asked for in the last hour. Try again in {minutes} minute{}.",
-        if minutes == 1 { "" } else { "s" }
-    )
 }
 
 /// A reset link that is used, expired, unknown or superseded: a 400 page that says what to do.
@@ -117,27 +86,41 @@ fn dead_link(user: &MaybeUser, session: &TypedSession) -> Result<HttpResponse, A
     render(StatusCode::BAD_REQUEST, &page)
 }
 
+/// The account a reset link is for, while the link works.
+async fn link_user(db: &Db, token: &str) -> Result<Option<User>, AppError> {
+    let Some(hash) = TokenHash::of_link(token) else {
+        return Ok(None);
+    };
+    Ok(db
+        .run(move |conn| mail_links::reset_link_user(conn, &hash))
+        .await?)
+}
+
+fn reset_page(
+    user: &MaybeUser,
+    session: &TypedSession,
+    token: &str,
+    account: &User,
+    errors: RegisterErrors,
+) -> Result<ResetPage, AppError> {
+    Ok(ResetPage {
+        layout: Layout::new(user.0.as_ref(), session, true)?,
+        action: format!("/password/reset/{token}"),
+        username: account.username.clone(),
+        errors,
+    })
+}
+
 pub async fn reset_form(
     token: web::Path<String>,
     user: MaybeUser,
     session: TypedSession,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(hash) = TokenHash::of_link(&token) else {
+    let Some(account) = link_user(&db, &token).await? else {
         return dead_link(&user, &session);
     };
-    let works = db
-        .run(move |conn| links::reset_link_works(conn, &hash))
-        .await
-        .map_err(AppError::from)?;
-    if !works {
-        return dead_link(&user, &session);
-    }
-    let page = ResetPage {
-        layout: Layout::new(user.0.as_ref(), &session, true)?,
-        action: format!("/password/reset/{token}"),
-        errors: RegisterErrors::default(),
-    };
+    let page = reset_page(&user, &session, &token, &account, RegisterErrors::default())?;
     render(StatusCode::OK, &page)
 }
 
@@ -160,30 +143,28 @@ pub async fn reset(
     passwords: web::Data<Passwords>,
 ) -> Result<HttpResponse, AppError> {
     session.check_csrf(Some(&form.csrf_token))?;
-    let Some(hash) = TokenHash::of_link(&token) else {
+    // A dead link costs a lookup, never a password hash.
+    let (Some(hash), Some(account)) = (TokenHash::of_link(&token), link_user(&db, &token).await?)
+    else {
         return dead_link(&user, &session);
     };
     let form = form.into_inner();
     let password = match new_password(form.password, &form.password_confirm) {
         Ok(password) => password,
         Err((password, password_confirm)) => {
-            let page = ResetPage {
-                layout: Layout::new(user.0.as_ref(), &session, true)?,
-                action: format!("/password/reset/{token}"),
-                errors: RegisterErrors {
-                    password,
-                    password_confirm,
-                    ..RegisterErrors::default()
-                },
+            let errors = RegisterErrors {
+                password,
+                password_confirm,
+                ..RegisterErrors::default()
             };
+            let page = reset_page(&user, &session, &token, &account, errors)?;
             return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
     let password_hash = passwords.hash(password.into_secret()).await?;
     let reset = db
-        .run(move |conn| links::reset_password(conn, &hash, &password_hash))
-        .await
-        .map_err(AppError::from)?;
+        .run(move |conn| mail_links::reset_password(conn, &hash, &password_hash))
+        .await?;
     let Some((id, epoch)) = reset else {
         return dead_link(&user, &session);
     };

@@ -3,7 +3,8 @@
 ALTER TABLE users ADD COLUMN email_confirmed BOOLEAN NOT NULL DEFAULT 0;
 
 -- One live link per account and purpose: a newer request replaces (voids) the older. Only a
--- SHA-256 of the token in the link is kept, so a copy of the database opens no account.
+-- SHA-256 of the token in the link is kept (the outbox holds none either), so a copy of the
+-- database opens no account.
 CREATE TABLE email_tokens (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -29,13 +30,21 @@ CREATE TABLE mail_requests (
 CREATE INDEX mail_requests_address ON mail_requests (address, created_at);
 CREATE INDEX mail_requests_client ON mail_requests (client, created_at);
 
--- Mails waiting to be sent, each formatted once (so a retry is the same message, Message-ID
--- and all). A sender claims a row by moving next_attempt_at past the time a send can take,
--- and deletes it once the server has taken it.
+-- Mails waiting to be sent. A row says what to write, not the mail itself: a mail that
+-- carries a link is written when it is sent, with a link made then, so no link's secret ever
+-- waits in the database. A sender claims a row by moving next_attempt_at past the time a send
+-- can take (attempts, bumped by each claim, fences a late sender out), and deletes it once the
+-- server has taken the mail.
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('reset', 'confirm', 'address_changed')),
     recipient TEXT NOT NULL,
-    message TEXT NOT NULL,
+    -- confirm, address_changed: the account
+    user_id BIGINT NULL,
+    -- confirm: the hash the account's confirmation link has now (replaced at each send)
+    link_hash TEXT NULL,
+    -- address_changed: the new address, partly hidden
+    detail TEXT NULL,
     created_at BIGINT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,
