@@ -342,7 +342,9 @@ impl Settings {
                 &get("FOLIO_MAIL_FROM").unwrap_or_else(|| "Folio <folio@localhost>".into()),
             )
             .map_err(|e| SettingError::new("FOLIO_MAIL_FROM", e))?,
-            dir: get("FOLIO_MAIL_DIR").unwrap_or_else(|| "mail".into()).into(),
+            dir: get("FOLIO_MAIL_DIR")
+                .unwrap_or_else(|| "mail".into())
+                .into(),
             outbox: OutboxOptions::default(),
         };
 
