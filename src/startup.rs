@@ -14,7 +14,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_site};
@@ -352,9 +352,15 @@ async fn head_as_get(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
+        req.extensions_mut().insert(AskedWithHead);
     }
     next.call(req).await
 }
+
+/// Marks a `HEAD` routed as its `GET`, for the one handler whose `GET` changes something (a
+/// confirmation link): link checkers and mail scanners send `HEAD`, which must not use it up.
+#[derive(Debug, Clone, Copy)]
+pub struct AskedWithHead;
 
 /// The cookie key: 64 random bytes kept as hex in a file made on first start (mode 0600), so
 /// sessions survive a restart. Instances starting at the same moment on a shared folder all

@@ -105,6 +105,11 @@ pub fn reset_password(
     })
 }
 
+/// Whether a confirmation link would work, without using it up.
+pub fn confirmation_link_works(conn: &mut DbConn, hash: &TokenHash) -> Result<bool, DbError> {
+    Ok(tokens::find(conn, Purpose::Confirm, hash, crate::db::now())?.is_some())
+}
+
 /// What a confirmation link did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Confirmed {

@@ -1,7 +1,7 @@
 //! Confirming addresses: the mailed link, and sending it again.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
 use crate::auth::{CurrentUser, MaybeUser, TypedSession};
 use crate::db::{Db, DbError};
@@ -9,12 +9,14 @@ use crate::domain::TokenHash;
 use crate::error::{AppError, see_other};
 use crate::mail::Outbox;
 use crate::mail::links::{self as mail_links, Confirmed};
+use crate::startup::AskedWithHead;
 use crate::templates::{AccountErrors, Layout, LinkPage, Typed, render};
 
 use super::account::account_page;
 use super::{TokenForm, UploadConfig, links};
 
 pub async fn confirm(
+    req: HttpRequest,
     token: web::Path<String>,
     user: MaybeUser,
     session: TypedSession,
@@ -34,6 +36,17 @@ pub async fn confirm(
     let Some(hash) = TokenHash::of_link(&token) else {
         return link_page(StatusCode::BAD_REQUEST, DEAD_TITLE, DEAD_MESSAGE);
     };
+    // A HEAD answers as the GET would, without using the link up.
+    if req.extensions().contains::<AskedWithHead>() {
+        let live = db
+            .run(move |conn| mail_links::confirmation_link_works(conn, &hash))
+            .await?;
+        return if live {
+            Ok(see_other("/account"))
+        } else {
+            link_page(StatusCode::BAD_REQUEST, DEAD_TITLE, DEAD_MESSAGE)
+        };
+    }
     let confirmed = db.run(move |conn| mail_links::confirm(conn, &hash)).await;
     match confirmed {
         Ok(Confirmed::Address) => session.flash("Your email address is confirmed.")?,

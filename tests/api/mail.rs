@@ -325,6 +325,15 @@ async fn registration_mails_a_link_that_confirms_the_address() {
             .contains("This link no longer works")
     );
 
+    // A link checker's HEAD answers as the GET would, and leaves the link unused.
+    let head = app
+        .client
+        .head(app.url(&second))
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(head.status(), StatusCode::SEE_OTHER);
+    assert_eq!(confirmed(&app, "erin"), ("erin@example.com".into(), false));
     // The link works without a session too (opened in another browser or on a phone).
     let phone = app.new_browser();
     let done = phone.get(&second).await;
