@@ -1,5 +1,6 @@
-//! Refuses state-changing requests that a browser says came from another site. The per-form
-//! token check lives in `TypedSession::check_csrf`; this is the second, header-based line.
+//! Cross-site request forgery: every url-encoded form is a [`CsrfForm`], whose token is checked
+//! against the session before the handler runs; and state-changing requests that a browser says
+//! came from another site are refused whatever they carry (`reject_cross_site`).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -48,5 +49,40 @@ fn is_cross_site(req: &ServiceRequest) -> bool {
         (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(&host),
         // "null" or unreadable origins are opaque: treat them as foreign.
         _ => true,
+    }
+}
+
+/// A url-encoded form whose `csrf_token` matched the session's token before the handler runs,
+/// so no handler can forget the check (a mismatch is the 403 page). The multipart upload, which
+/// must stream its body, checks by hand.
+pub struct CsrfForm<T>(pub T);
+
+/// The fields of a form that carries nothing but its token.
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
+#[derive(serde::Deserialize)]
+struct WithToken<T> {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for CsrfForm<T> {
+    type Error = Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Error>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let form = actix_web::web::Form::<WithToken<T>>::from_request(req, payload);
+        let session = super::TypedSession::extract(req);
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            session.await?.check_csrf(Some(&form.csrf_token))?;
+            Ok(Self(form.fields))
+        })
     }
 }

@@ -5,7 +5,7 @@ mod password;
 mod session;
 mod user;
 
-pub use csrf::reject_cross_site;
+pub use csrf::{CsrfForm, NoFields, reject_cross_site};
 pub use password::Passwords;
 pub use session::{ABSOLUTE_LIFETIME_SECS, DbSessionStore, IDLE_TIMEOUT_SECS, TypedSession};
 pub use user::{CurrentUser, MaybeUser};

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, Passwords, TypedSession};
+use crate::auth::{CsrfForm, CurrentUser, Passwords, TypedSession};
 use crate::avatar::Avatars;
 use crate::db::users::User;
 use crate::db::{Db, DbError, users};
@@ -73,8 +73,6 @@ pub async fn show(
 #[derive(Deserialize)]
 pub struct ProfileForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     username: String,
     #[serde(default)]
     email: String,
@@ -86,12 +84,11 @@ pub async fn update_profile(
     req: HttpRequest,
     user: CurrentUser,
     session: TypedSession,
-    form: web::Form<ProfileForm>,
+    CsrfForm(form): CsrfForm<ProfileForm>,
     db: web::Data<Db>,
     outbox: web::Data<Outbox>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
     let typed = Typed {
         details: Some((
             form.username.trim().to_owned(),
@@ -171,8 +168,6 @@ pub async fn update_profile(
 #[derive(Deserialize)]
 pub struct AboutForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     display_name: String,
     #[serde(default)]
     bio: String,
@@ -184,12 +179,10 @@ pub struct AboutForm {
 pub async fn update_about(
     user: CurrentUser,
     session: TypedSession,
-    form: web::Form<AboutForm>,
+    CsrfForm(form): CsrfForm<AboutForm>,
     db: web::Data<Db>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
-    let form = form.into_inner();
     let mut errors = AccountErrors::default();
     let display_name = DisplayName::parse(&form.display_name)
         .map_err(|e| errors.display_name = Some(e.to_string()))
@@ -233,8 +226,6 @@ pub async fn update_about(
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     current_password: String,
     #[serde(default)]
     password: String,
@@ -276,13 +267,11 @@ pub async fn change_password(
     req: HttpRequest,
     user: CurrentUser,
     session: TypedSession,
-    form: web::Form<PasswordForm>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
-    let form = form.into_inner();
     let again =
         |status, errors| account_page(&user, &session, &upload, status, Typed::default(), errors);
 
@@ -322,8 +311,6 @@ pub async fn change_password(
 #[derive(Deserialize)]
 pub struct DeleteForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     password: String,
 }
 
@@ -333,14 +320,12 @@ pub async fn delete_account(
     req: HttpRequest,
     user: CurrentUser,
     session: TypedSession,
-    form: web::Form<DeleteForm>,
+    CsrfForm(form): CsrfForm<DeleteForm>,
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
     avatars: web::Data<Avatars>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
-    let form = form.into_inner();
     if let Err((status, message)) =
         confirm_password(&req, &user, form.password, &db, &passwords).await?
     {

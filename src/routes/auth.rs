@@ -5,21 +5,19 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::auth::{MaybeUser, Passwords, TypedSession};
+use crate::auth::{CsrfForm, MaybeUser, NoFields, Passwords, TypedSession};
 use crate::db::{self, Db, DbError, throttle, users};
 use crate::domain::{Email, Username};
 use crate::error::{AppError, see_other};
 use crate::proxy;
 use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
 
-use super::{Site, TokenForm, links, new_password};
+use super::{Site, links, new_password};
 use crate::db::users::{Registered, SignupLimit};
 use crate::mail::Outbox;
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -49,14 +47,12 @@ pub async fn register_form(
 pub async fn register(
     req: HttpRequest,
     session: TypedSession,
-    form: web::Form<RegisterForm>,
+    CsrfForm(form): CsrfForm<RegisterForm>,
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
     site: web::Data<Site>,
     outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
-    let form = form.into_inner();
     let mut errors = RegisterErrors::default();
     let username = Username::parse(&form.username)
         .map_err(|e| errors.username = Some(e.to_string()))
@@ -191,8 +187,6 @@ pub async fn login_form(
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     username: String,
     #[serde(default)]
     password: String,
@@ -205,12 +199,10 @@ const LOGIN_REFUSED: &str = "That username or email and password do not match an
 pub async fn login(
     req: HttpRequest,
     session: TypedSession,
-    form: web::Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
-    let form = form.into_inner();
     let login = form.username.trim().to_owned();
     let next = safe_next(Some(&form.next));
     let again = |error: String, status| -> Result<HttpResponse, AppError> {
@@ -264,9 +256,8 @@ pub async fn login(
 
 pub async fn logout(
     session: TypedSession,
-    form: web::Form<TokenForm>,
+    _: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
     session.log_out();
     session.flash("You have been logged out.")?;
     Ok(see_other("/"))

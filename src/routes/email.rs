@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
-use crate::auth::{CurrentUser, MaybeUser, TypedSession};
+use crate::auth::{CsrfForm, CurrentUser, MaybeUser, NoFields, TypedSession};
 use crate::db::{Db, DbError};
 use crate::domain::TokenHash;
 use crate::error::{AppError, see_other};
@@ -13,7 +13,7 @@ use crate::startup::AskedWithHead;
 use crate::templates::{AccountErrors, Layout, LinkPage, Typed, render};
 
 use super::account::account_page;
-use super::{TokenForm, UploadConfig, links};
+use super::{UploadConfig, links};
 
 pub async fn confirm(
     req: HttpRequest,
@@ -80,12 +80,11 @@ pub async fn resend(
     req: HttpRequest,
     user: CurrentUser,
     session: TypedSession,
-    form: web::Form<TokenForm>,
+    _: CsrfForm<NoFields>,
     db: web::Data<Db>,
     outbox: web::Data<Outbox>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
     let address = match &user.pending_email {
         Some(pending) => pending.clone(),
         None if !user.email_confirmed => user.email.clone(),

@@ -14,7 +14,6 @@ mod picture;
 mod profile;
 
 use actix_web::web;
-use serde::Deserialize;
 
 use crate::error::AppError;
 
@@ -78,13 +77,6 @@ impl Site {
             path_or_url.to_owned()
         }
     }
-}
-
-/// A form that carries nothing but its token.
-#[derive(Deserialize)]
-pub struct TokenForm {
-    #[serde(default)]
-    pub csrf_token: String,
 }
 
 /// A new password as typed twice, or the message for each field at fault: the password's own

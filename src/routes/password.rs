@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::{MaybeUser, Passwords, TypedSession};
+use crate::auth::{CsrfForm, MaybeUser, Passwords, TypedSession};
 use crate::db::Db;
 use crate::domain::{Email, TokenHash};
 
@@ -27,8 +27,6 @@ pub async fn forgot_form(session: TypedSession) -> Result<HttpResponse, AppError
 #[derive(Deserialize)]
 pub struct ForgotForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     email: String,
 }
 
@@ -37,12 +35,10 @@ pub struct ForgotForm {
 pub async fn forgot(
     req: HttpRequest,
     session: TypedSession,
-    form: web::Form<ForgotForm>,
+    CsrfForm(form): CsrfForm<ForgotForm>,
     db: web::Data<Db>,
     outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
-    let form = form.into_inner();
     let again = |status, error, throttled| {
         let page = ForgotPage {
             layout: Layout::new(None, &session, true)?,
@@ -127,8 +123,6 @@ pub async fn reset_form(
 #[derive(Deserialize)]
 pub struct ResetForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     password: String,
     #[serde(default)]
     password_confirm: String,
@@ -138,17 +132,15 @@ pub async fn reset(
     token: web::Path<String>,
     user: MaybeUser,
     session: TypedSession,
-    form: web::Form<ResetForm>,
+    CsrfForm(form): CsrfForm<ResetForm>,
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
     // A dead link costs a lookup, never a password hash.
     let (Some(hash), Some(account)) = (TokenHash::of_link(&token), link_user(&db, &token).await?)
     else {
         return dead_link(&user, &session);
     };
-    let form = form.into_inner();
     let password = match new_password(form.password, &form.password_confirm) {
         Ok(password) => password,
         Err((password, password_confirm)) => {

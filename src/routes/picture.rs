@@ -14,13 +14,12 @@ use actix_web::rt::time::{Instant, timeout};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::{Stream, StreamExt};
 
-use crate::auth::{CurrentUser, TypedSession};
+use crate::auth::{CsrfForm, CurrentUser, NoFields, TypedSession};
 use crate::avatar::{Avatars, PendingPicture, Rejection, Square};
 use crate::db::{Db, users};
 use crate::error::{AppError, see_other};
 use crate::templates::{AccountErrors, Typed};
 
-use super::TokenForm;
 use super::account::account_page;
 
 /// Limits of the upload endpoint.
@@ -259,11 +258,10 @@ fn status_of(rejection: &Rejection) -> StatusCode {
 pub async fn remove(
     user: CurrentUser,
     session: TypedSession,
-    form: web::Form<TokenForm>,
+    _: CsrfForm<NoFields>,
     db: web::Data<Db>,
     avatars: web::Data<Avatars>,
 ) -> Result<HttpResponse, AppError> {
-    session.check_csrf(Some(&form.csrf_token))?;
     let id = user.id;
     let old = db
         .run(move |conn| Ok::<_, AppError>(users::swap_picture(conn, id, None)?))
