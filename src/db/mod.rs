@@ -62,10 +62,16 @@ impl From<DieselError> for DbError {
         // index; SQLite names the column ("users.username") or the index in its message.
         if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &e {
             let names = [info.constraint_name().unwrap_or_default(), info.message()];
-            if names.iter().any(|n| n.contains("username")) {
+            // Only the users table's own: "users_email_lower" or "users.email".
+            let on = |column: &str| {
+                names.iter().any(|n| {
+                    n.contains(&format!("users_{column}")) || n.contains(&format!("users.{column}"))
+                })
+            };
+            if on("username") {
                 return DbError::UsernameTaken;
             }
-            if names.iter().any(|n| n.contains("email")) {
+            if on("email") {
                 return DbError::EmailTaken;
             }
         }
