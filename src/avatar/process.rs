@@ -4,7 +4,8 @@
 //! Order of work, cheapest refusal first: sniff the format from the bytes, read the header's
 //! dimensions and refuse oversized pictures before any pixel memory exists, decode with each
 //! format's own decoder, shrinking while decoding when the picture is large (see `jpeg`,
-//! `webp`, `png`, `gif`), flatten alpha onto white, crop the centred square and resize it
+//! `webp`, `png`, `gif`; a JPEG also decodes only the window the kept square needs), flatten
+//! alpha onto white, crop the chosen or centred square (`Decoded::region`) and resize it
 //! with Lanczos3 in one SIMD pass, apply the EXIF orientation to the small result, encode.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,11 +17,9 @@ use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage};
 
 use super::sniff::{Sniffed, sniff};
-use super::types::{Decoded, Pixels, Shrink};
-pub use super::types::{Limits, Rejection, Square};
+pub use super::types::{Limits, Rejection, SIZE, Square};
+use super::types::{Pixels, Region, Shrink};
 
-/// Side of the stored square, in pixels.
-pub const SIZE: u32 = 300;
 pub const QUALITY: u8 = 85;
 
 /// How long each stage took, for the benchmarks.
@@ -97,7 +96,7 @@ fn process_unguarded(
         } else {
             u32::MAX
         },
-        square: square.map(|s| s.size),
+        square,
     };
     let decoded = match sniff(bytes) {
         Sniffed::Empty => return Err(Rejection::Empty),
@@ -108,10 +107,7 @@ fn process_unguarded(
     timings.decode = started.elapsed();
 
     let started = Instant::now();
-    let region = match square {
-        None => centred_square(decoded.width, decoded.height),
-        Some(square) => chosen_region(&decoded, square)?,
-    };
+    let region = decoded.region(square)?;
     let square = resize_region(decoded.pixels, decoded.width, decoded.height, region)?;
     timings.resize = started.elapsed();
 
@@ -122,90 +118,9 @@ fn process_unguarded(
     Ok((jpeg, timings))
 }
 
-/// A square of the decoded pixels (stored orientation): left, top, side.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Region {
-    left: f64,
-    top: f64,
-    side: f64,
-}
-
-/// The largest centred square; of a rotated picture, that is the rotated centred square.
-fn centred_square(width: u32, height: u32) -> Region {
-    let side = f64::from(width.min(height));
-    Region {
-        left: (f64::from(width) - side) / 2.0,
-        top: (f64::from(height) - side) / 2.0,
-        side,
-    }
-}
-
-/// The chosen square (upright pixels of the picture as its header gives it), which must lie
-/// inside the upright picture, as a region of the decoded pixels: turned back into the stored
-/// orientation, then scaled as the decoder shrank.
-fn chosen_region(decoded: &Decoded, square: Square) -> Result<Region, Rejection> {
-    let (width, height) = decoded.source;
-    let (x, y, side) = stored_square(width, height, decoded.orientation, square)
-        .ok_or(Rejection::SquareOutside)?;
-    let scale_x = f64::from(decoded.width) / f64::from(width);
-    let scale_y = f64::from(decoded.height) / f64::from(height);
-    let clamp = |v: f64, max: u32| v.clamp(0.0, f64::from(max));
-    let left = clamp(f64::from(x) * scale_x, decoded.width);
-    let top = clamp(f64::from(y) * scale_y, decoded.height);
-    // The scales differ by less than a pixel (a decoder rounds each side up); the square stays
-    // square and inside.
-    let side = (f64::from(side) * scale_x.min(scale_y))
-        .min(f64::from(decoded.width) - left)
-        .min(f64::from(decoded.height) - top);
-    if side <= 0.0 {
-        return Err(Rejection::SquareOutside);
-    }
-    Ok(Region { left, top, side })
-}
-
-/// Where an upright square lies in the stored `width`×`height` pixels, given the EXIF
-/// orientation that stands them upright; `None` when it does not lie inside the picture.
-fn stored_square(
-    width: u32,
-    height: u32,
-    orientation: Orientation,
-    square: Square,
-) -> Option<(u32, u32, u32)> {
-    let turned = matches!(
-        orientation,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
-    );
-    let (upright_width, upright_height) = if turned {
-        (height, width)
-    } else {
-        (width, height)
-    };
-    let Square { x, y, size } = square;
-    if size == 0
-        || u64::from(x) + u64::from(size) > u64::from(upright_width)
-        || u64::from(y) + u64::from(size) > u64::from(upright_height)
-    {
-        return None;
-    }
-    // Each case inverts the turn or flip that `orient` applies to the stored pixels.
-    let (far_x, far_y) = (width - size, height - size);
-    Some(match orientation {
-        Orientation::NoTransforms => (x, y, size),
-        Orientation::FlipHorizontal => (far_x - x, y, size),
-        Orientation::Rotate180 => (far_x - x, far_y - y, size),
-        Orientation::FlipVertical => (x, far_y - y, size),
-        Orientation::Rotate90 => (y, far_y - x, size),
-        Orientation::Rotate270 => (far_x - y, x, size),
-        Orientation::Rotate90FlipH => (y, x, size),
-        Orientation::Rotate270FlipH => (far_x - y, far_y - x, size),
-    })
-}
-
 /// The region, resized with Lanczos3 to SIZE×SIZE (small squares scale up). Cropping is part
-/// of the resize, so a 1×20000 strip costs no more than its 1×1 square.
+/// of the resize, so a 1×20000 strip costs no more than its 1×1 square. A decoder that decodes
+/// only a window counts on the filter's reach (`types::Region::window`).
 fn resize_region(
     pixels: Pixels,
     width: u32,

@@ -1,6 +1,7 @@
-//! The types every decoder and the pipeline share, and nothing else: each format's file
-//! (`formats/`) imports these, the pipeline (`process.rs`) imports these and the formats, and
-//! no decoder imports another.
+//! The types every decoder and the pipeline share, and the one rule both apply (where the
+//! kept square lies in the decoded pixels), and nothing else: each format's file (`formats/`)
+//! imports these, the pipeline (`process.rs`) imports these and the formats, and no decoder
+//! imports another.
 
 use image::metadata::Orientation;
 
@@ -83,9 +84,56 @@ pub(crate) struct Decoded {
     /// The picture's size as its header gives it, before any shrinking.
     pub source: (u32, u32),
     pub pixels: Pixels,
+    /// The size of `pixels`: the picture's at the scale it was decoded at, or the window's.
     pub width: u32,
     pub height: u32,
     pub orientation: Orientation,
+    pub coverage: Coverage,
+}
+
+/// Which part of the picture a decoder's pixels hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coverage {
+    /// All of it.
+    Whole,
+    /// The `width`×`height` pixels whose top-left corner is (`left`, `top`) of the picture as
+    /// it would be decoded whole at the same scale, `full` in size: a decoder that can stop
+    /// early (JPEG) decodes only what `Region::window` says the resize reads.
+    Window {
+        left: u32,
+        top: u32,
+        full: (u32, u32),
+    },
+}
+
+impl Decoded {
+    /// The part of the pixels to keep, the chosen square or (`None`) the centred one, in the
+    /// pixels' own coordinates. The only way the pipeline learns where the square lies, so a
+    /// window is never taken for the whole picture.
+    pub(crate) fn region(&self, square: Option<Square>) -> Result<Region, Rejection> {
+        let (left, top, full) = match self.coverage {
+            Coverage::Whole => (0, 0, (self.width, self.height)),
+            Coverage::Window { left, top, full } => (left, top, full),
+        };
+        let region = kept_region(self.source, full, self.orientation, square)?;
+        let region = Region {
+            left: region.left - f64::from(left),
+            top: region.top - f64::from(top),
+            side: region.side,
+        };
+        // A window chosen by `Region::window` holds its region with room to spare; one that
+        // does not would give wrong pixels, so it is refused rather than stored.
+        let slack = 1e-6;
+        if region.left < -slack
+            || region.top < -slack
+            || region.left + region.side > f64::from(self.width) + slack
+            || region.top + region.side > f64::from(self.height) + slack
+        {
+            tracing::error!(?self.coverage, ?region, "a decoder's window misses its square");
+            return Err(Rejection::Corrupt);
+        }
+        Ok(region)
+    }
 }
 
 /// Refuses a header whose size is impossible or over the limits, before any pixel memory
@@ -138,26 +186,156 @@ pub struct Square {
     pub size: u32,
 }
 
+/// Side of the stored square, in pixels.
+pub const SIZE: u32 = 300;
+
+/// How far the resize's filter (Lanczos3, in `process.rs`) reaches either side of a sample, in
+/// pixels of the larger of its input and output grids.
+const FILTER_SUPPORT: f64 = 3.0;
+
+/// A square of the picture at the scale it was decoded at (stored orientation): left, top,
+/// side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Region {
+    pub left: f64,
+    pub top: f64,
+    pub side: f64,
+}
+
+/// Whole pixels of a picture: columns `left..left + width`, rows `top..top + height`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Region {
+    /// The pixels of a `full`-sized picture that resizing this region to SIZE×SIZE reads: the
+    /// region and the filter's reach around it (fast_image_resize reads past a crop's edge,
+    /// up to the picture's), and a pixel more for rounding.
+    pub(crate) fn window(self, full: (u32, u32)) -> Window {
+        let reach = FILTER_SUPPORT * (self.side / f64::from(SIZE)).max(1.0) + 1.0;
+        let span = |start: f64, max: u32| {
+            let from = (start - reach).floor().clamp(0.0, f64::from(max)) as u32;
+            let to = (start + self.side + reach)
+                .ceil()
+                .clamp(0.0, f64::from(max)) as u32;
+            (from, to - from)
+        };
+        let ((left, width), (top, height)) = (span(self.left, full.0), span(self.top, full.1));
+        Window {
+            left,
+            top,
+            width,
+            height,
+        }
+    }
+}
+
+/// The part of a `source`-sized picture decoded at `scaled` size that is kept, in decoded
+/// pixels: the chosen square (upright pixels, which must lie inside the upright picture)
+/// turned back into the stored orientation and scaled as the decoder shrank, or the largest
+/// centred square (of a rotated picture, that is the rotated centred square).
+pub(crate) fn kept_region(
+    source: (u32, u32),
+    scaled: (u32, u32),
+    orientation: Orientation,
+    square: Option<Square>,
+) -> Result<Region, Rejection> {
+    let (scaled_width, scaled_height) = scaled;
+    let Some(square) = square else {
+        let side = f64::from(scaled_width.min(scaled_height));
+        return Ok(Region {
+            left: (f64::from(scaled_width) - side) / 2.0,
+            top: (f64::from(scaled_height) - side) / 2.0,
+            side,
+        });
+    };
+    let (width, height) = source;
+    let (x, y, side) =
+        stored_square(width, height, orientation, square).ok_or(Rejection::SquareOutside)?;
+    let scale_x = f64::from(scaled_width) / f64::from(width);
+    let scale_y = f64::from(scaled_height) / f64::from(height);
+    let clamp = |v: f64, max: u32| v.clamp(0.0, f64::from(max));
+    let left = clamp(f64::from(x) * scale_x, scaled_width);
+    let top = clamp(f64::from(y) * scale_y, scaled_height);
+    // The scales differ by less than a pixel (a decoder rounds each side up); the square stays
+    // square and inside.
+    let side = (f64::from(side) * scale_x.min(scale_y))
+        .min(f64::from(scaled_width) - left)
+        .min(f64::from(scaled_height) - top);
+    if side <= 0.0 {
+        return Err(Rejection::SquareOutside);
+    }
+    Ok(Region { left, top, side })
+}
+
+/// Where an upright square lies in the stored `width`×`height` pixels, given the EXIF
+/// orientation that stands them upright; `None` when it does not lie inside the picture.
+pub(crate) fn stored_square(
+    width: u32,
+    height: u32,
+    orientation: Orientation,
+    square: Square,
+) -> Option<(u32, u32, u32)> {
+    let turned = matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    let (upright_width, upright_height) = if turned {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    let Square { x, y, size } = square;
+    if size == 0
+        || u64::from(x) + u64::from(size) > u64::from(upright_width)
+        || u64::from(y) + u64::from(size) > u64::from(upright_height)
+    {
+        return None;
+    }
+    // Each case inverts the turn or flip that the pipeline's `orient` applies to the stored
+    // pixels.
+    let (far_x, far_y) = (width - size, height - size);
+    Some(match orientation {
+        Orientation::NoTransforms => (x, y, size),
+        Orientation::FlipHorizontal => (far_x - x, y, size),
+        Orientation::Rotate180 => (far_x - x, far_y - y, size),
+        Orientation::FlipVertical => (x, far_y - y, size),
+        Orientation::Rotate90 => (y, far_y - x, size),
+        Orientation::Rotate270 => (far_x - y, x, size),
+        Orientation::Rotate90FlipH => (y, x, size),
+        Orientation::Rotate270FlipH => (far_x - y, far_y - x, size),
+    })
+}
+
 /// How far a decoder may shrink while decoding: enough that the part of the picture that will
 /// be kept (the centred square, or the chosen one) still has `keep` pixels on its side.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shrink {
     pub keep: u32,
-    /// The side of the chosen square; `None` for the centred one (the short side).
-    pub square: Option<u32>,
+    /// The chosen square; `None` for the centred one (the short side). A decoder that can
+    /// decode part of a picture (JPEG) decodes only what this square needs.
+    pub square: Option<Square>,
 }
 
 /// The most pixels a decoder keeps for a chosen square. A tiny square of a huge picture would
-/// otherwise ask for a full-size decode (a 1-pixel square of 50 MP: 150 MB of RGB), and the
-/// square is only checked against the picture after decoding; past this a square is scaled up
-/// a little more from a smaller decode.
+/// otherwise ask for a full-size decode (a 1-pixel square of 50 MP: 150 MB of RGB), and most
+/// decoders decode the whole picture before the square is checked against it (a JPEG checks
+/// first and keeps only the square's window, but still decodes every row above it); past this
+/// a square is scaled up a little more from a smaller decode.
 pub(crate) const SQUARE_DECODE_PIXELS: u64 = 16_000_000;
 
 impl Shrink {
     /// The short side a `width`×`height` picture may shrink to.
     pub(crate) fn min_short(self, width: u32, height: u32) -> u32 {
         let short = u64::from(width.min(height));
-        match self.square {
+        match self.square.map(|square| square.size) {
             Some(side) if u64::from(side) < short && side > 0 => {
                 let wanted = (u64::from(self.keep) * short).div_ceil(u64::from(side));
                 // The short side at which the whole picture holds SQUARE_DECODE_PIXELS.

@@ -11,7 +11,7 @@ use image::codecs::bmp::BmpDecoder;
 use image::metadata::Orientation;
 
 use super::whole::{pixels, rejection};
-use crate::avatar::types::{Decoded, Limits, Rejection, Shrink, check_dimensions};
+use crate::avatar::types::{Coverage, Decoded, Limits, Rejection, Shrink, check_dimensions};
 
 pub(crate) fn decode(bytes: &[u8], limits: &Limits, _target: Shrink) -> Result<Decoded, Rejection> {
     let (width, height) = header_dimensions(bytes)?;
@@ -28,6 +28,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, _target: Shrink) -> Result<D
         width,
         height,
         orientation: Orientation::NoTransforms,
+        coverage: Coverage::Whole,
     })
 }
 

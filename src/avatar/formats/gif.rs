@@ -10,7 +10,9 @@ use gif::{ColorOutput, DecodeOptions, DecodingError, MemoryLimit};
 use image::metadata::Orientation;
 
 use crate::avatar::shrink::{BoxShrink, shrink_factor};
-use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
+use crate::avatar::types::{
+    Coverage, Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions,
+};
 
 pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
     let mut options = DecodeOptions::new();
@@ -67,6 +69,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<De
         width,
         height,
         orientation: Orientation::NoTransforms,
+        coverage: Coverage::Whole,
     })
 }
 

@@ -14,7 +14,7 @@ use image::codecs::ico::IcoDecoder;
 use image::metadata::Orientation;
 
 use super::whole::{pixels, rejection};
-use crate::avatar::types::{Decoded, Limits, Rejection, Shrink, check_dimensions};
+use crate::avatar::types::{Coverage, Decoded, Limits, Rejection, Shrink, check_dimensions};
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -30,6 +30,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, _target: Shrink) -> Result<D
         width,
         height,
         orientation: Orientation::NoTransforms,
+        coverage: Coverage::Whole,
     })
 }
 

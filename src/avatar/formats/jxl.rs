@@ -10,7 +10,9 @@ use image::metadata::Orientation;
 use jxl_oxide::{AllocTracker, CropInfo, InitializeResult, JxlImage, PixelFormat};
 
 use crate::avatar::shrink::{BoxShrink, shrink_factor};
-use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
+use crate::avatar::types::{
+    Coverage, Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions,
+};
 
 /// How much of the file is given to the header parser at first: the parser reads the frames
 /// in whatever it was given once the header is complete, so it is given little at first (a
@@ -116,6 +118,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<De
         width: out_width,
         height: out_height,
         orientation: Orientation::NoTransforms,
+        coverage: Coverage::Whole,
     })
 }
 

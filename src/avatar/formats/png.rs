@@ -8,7 +8,9 @@ use image::metadata::Orientation;
 use png::{ColorType, DecodingError, Transformations};
 
 use crate::avatar::shrink::{BoxShrink, shrink_factor};
-use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
+use crate::avatar::types::{
+    Coverage, Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions,
+};
 
 pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
     let budget = png::Limits {
@@ -67,6 +69,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<De
         width,
         height,
         orientation,
+        coverage: Coverage::Whole,
     })
 }
 

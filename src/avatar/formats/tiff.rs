@@ -15,7 +15,7 @@ use image::codecs::tiff::TiffDecoder;
 use image::metadata::Orientation;
 
 use super::whole::{pixels, rejection};
-use crate::avatar::types::{Decoded, Limits, Rejection, Shrink, check_dimensions};
+use crate::avatar::types::{Coverage, Decoded, Limits, Rejection, Shrink, check_dimensions};
 
 pub(crate) fn decode(bytes: &[u8], limits: &Limits, _target: Shrink) -> Result<Decoded, Rejection> {
     let (width, height) = header_dimensions(bytes).ok_or(Rejection::Corrupt)?;
@@ -33,6 +33,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, _target: Shrink) -> Result<D
         width,
         height,
         orientation,
+        coverage: Coverage::Whole,
     })
 }
 

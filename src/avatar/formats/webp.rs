@@ -19,7 +19,9 @@ use libwebp_sys::{
 };
 
 use super::whole::{self, rejection};
-use crate::avatar::types::{Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions};
+use crate::avatar::types::{
+    Coverage, Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions,
+};
 
 /// The size to decode to: the whole picture scaled (aspect kept) so its short side is
 /// `min_short`, or the full size when it is not larger than that.
@@ -94,6 +96,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<De
         width: out_width,
         height: out_height,
         orientation,
+        coverage: Coverage::Whole,
     })
 }
 
@@ -112,6 +115,7 @@ fn first_frame(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
         width,
         height,
         orientation,
+        coverage: Coverage::Whole,
     })
 }
 

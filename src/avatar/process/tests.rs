@@ -1178,7 +1178,10 @@ fn a_small_square_of_a_large_photo_keeps_its_detail() {
 
 #[test]
 fn the_square_sets_how_far_a_decoder_may_shrink() {
-    let shrink = |square| Shrink { keep: 600, square };
+    let shrink = |size: Option<u32>| Shrink {
+        keep: 600,
+        square: size.map(|size| Square { x: 0, y: 0, size }),
+    };
     assert_eq!(shrink(None).min_short(4000, 3000), 600);
     // A 300-pixel square of a 3000-pixel short side would want 6000: all of it, then.
     assert_eq!(shrink(Some(300)).min_short(4000, 3000), 3000);
@@ -1192,9 +1195,152 @@ fn the_square_sets_how_far_a_decoder_may_shrink() {
     assert_eq!(
         Shrink {
             keep: u32::MAX,
-            square: Some(300)
+            square: Some(Square {
+                x: 0,
+                y: 0,
+                size: 300
+            })
         }
         .min_short(4000, 3000),
         u32::MAX
     );
+}
+
+/// A photo-like picture with detail at every scale, so a window one pixel off shows.
+fn detailed(width: u32, height: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(width, height, |x, y| {
+        let (fx, fy) = (f64::from(x), f64::from(y));
+        let fine = (fx / 2.3).sin() * (fy / 3.7).cos() * 50.0;
+        let broad = (fx / 170.0).sin() * 50.0 + (fy / 130.0).cos() * 40.0;
+        let v = |shift: f64| (128.0 + broad + fine * shift).clamp(0.0, 255.0) as u8;
+        image::Rgb([v(1.0), v(-0.6), v(0.3)])
+    })
+}
+
+#[test]
+fn a_jpeg_decoded_as_a_window_gives_the_pixels_of_a_whole_decode() {
+    use super::super::formats::jpeg;
+    use super::super::types::Coverage;
+
+    // Upright 1800×1200; stored turned for orientations 5-8. Quality 85 is 4:2:0 (chroma
+    // rows are shared, so a window's edge rows need the rows beyond it), 92 is 4:4:4.
+    let upright = detailed(1800, 1200);
+    let stored_with = |orientation: u16, quality: u8, progressive: bool| {
+        let stored = stored_for_orientation(&upright, orientation);
+        jpeg_with(&stored, quality, |e| {
+            e.set_progressive(progressive);
+            e.add_app_segment(
+                1,
+                exif_app1(Exif {
+                    orientation: Some(orientation),
+                    gps: false,
+                    big_endian: orientation == 8,
+                }),
+            )
+            .expect("EXIF");
+        })
+    };
+    let mut files = vec![
+        (
+            "grey".to_string(),
+            grey_jpeg(1800, 1200, |x, y| ((x * 7 + y * 3) % 251) as u8),
+        ),
+        (
+            "CMYK".to_string(),
+            cmyk_jpeg(
+                1800,
+                1200,
+                [[INK_CYAN, INK_MAGENTA], [INK_YELLOW, NO_INK]],
+                false,
+            ),
+        ),
+    ];
+    for orientation in 1..=8 {
+        files.push((
+            format!("orientation {orientation}, 4:2:0"),
+            stored_with(orientation, 85, false),
+        ));
+    }
+    files.push(("orientation 1, 4:4:4".into(), stored_with(1, 92, false)));
+    files.push((
+        "orientation 6, progressive".into(),
+        stored_with(6, 90, true),
+    ));
+
+    let squares = [
+        None,
+        Some((100, 0, 240)), // the top edge: full scale, a band of the first rows
+        Some((1500, 900, 300)), // the bottom-right corner: every row decoded
+        Some((600, 400, 400)), // the middle
+        Some((517, 201, 997)), // decoded at 5/8: the region starts between pixels
+        Some((300, 0, 1200)), // the whole height, decoded at 1/2
+    ];
+    for (what, bytes) in &files {
+        for square in squares {
+            let square = square.map(|(x, y, size)| Square { x, y, size });
+            let what = format!("{what}, square {square:?}");
+            let target = Shrink {
+                keep: 2 * SIZE,
+                square,
+            };
+            let window = jpeg::decode(bytes, &Limits::default(), target).expect(&what);
+            let whole = jpeg::decode_whole_like(bytes, &window);
+            let Coverage::Window { left, top, full } = window.coverage else {
+                panic!("{what}: a window");
+            };
+            assert_eq!((whole.width, whole.height), full, "{what}");
+            assert!(
+                window.width * window.height < full.0 * full.1,
+                "{what}: only part is decoded"
+            );
+            let (Pixels::Rgb(part), Pixels::Rgb(all)) = (&window.pixels, &whole.pixels) else {
+                panic!("{what}: RGB");
+            };
+            // The window's pixels are the whole decode's, row for row.
+            let (row, stride) = (window.width as usize * 3, whole.width as usize * 3);
+            for (i, got) in part.chunks_exact(row).enumerate() {
+                let start = (top as usize + i) * stride + left as usize * 3;
+                assert!(got == &all[start..start + row], "{what}: row {i}");
+            }
+            // And so the stored square is too: the window holds all the resize reads.
+            let region = window.region(square).expect(&what);
+            let from_window =
+                resize_region(window.pixels, window.width, window.height, region).expect(&what);
+            let region = whole.region(square).expect(&what);
+            let from_whole =
+                resize_region(whole.pixels, whole.width, whole.height, region).expect(&what);
+            assert!(from_window == from_whole, "{what}: the resized square");
+        }
+    }
+}
+
+#[test]
+fn a_square_near_the_top_of_a_large_jpeg_decodes_only_its_band() {
+    // 4000×3000, a 10% square a tenth of the way down: full scale (300 px keeps 600 only
+    // unshrunk), and only its rows and columns with Lanczos's reach kept.
+    let bytes = jpeg(&noise(4000, 3000, 5), 85);
+    let square = Square {
+        x: 1800,
+        y: 300,
+        size: 300,
+    };
+    let target = Shrink {
+        keep: 2 * SIZE,
+        square: Some(square),
+    };
+    let decoded =
+        super::super::formats::jpeg::decode(&bytes, &Limits::default(), target).expect("decodes");
+    assert!(
+        decoded.width < 320 && decoded.height < 320,
+        "{}×{}",
+        decoded.width,
+        decoded.height
+    );
+    // The band is taken from the top: a square off the picture is still refused, before
+    // anything is decoded.
+    assert_eq!(
+        run_square(&bytes, 3800, 2900, 300),
+        Err(Rejection::SquareOutside)
+    );
+    assert!(run_square(&bytes, 3700, 2700, 300).is_ok());
 }
