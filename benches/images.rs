@@ -6,7 +6,8 @@
 //! default `target/bench-images`), so `benches/pillow_pipeline.py` can time Pillow on the same
 //! bytes; the 12 MP BMP, TIFF and JPEG XL files are read back from it on later runs (delete
 //! the folder after changing a generator). The JPEG XL file is made by Debian's `cjxl`
-//! (`libjxl-tools`); without it, that input is left out.
+//! (`libjxl-tools`) and the AVIF file by `avifenc` (`libavif-bin`); without them, those
+//! inputs are left out.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -122,6 +123,27 @@ pub fn extra() -> Vec<BenchImage> {
     if let Ok(bytes) = std::fs::read(&jxl) {
         images.push(BenchImage {
             name: "photo_12mp.jxl",
+            bytes,
+        });
+    }
+    let avif = cache.join("photo_12mp.avif");
+    if !avif.exists() {
+        let png = cache.join("photo_12mp.png");
+        image::RgbImage::from_raw(EXTRA_WIDTH, EXTRA_HEIGHT, rgb_photo())
+            .expect("the photo's size")
+            .save(&png)
+            .expect("write the bench cache");
+        // 8-bit 4:2:0 at avifenc's default quality, as a phone or an image service makes.
+        match Command::new("avifenc").arg(&png).arg(&avif).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!("avifenc failed: {}", String::from_utf8_lossy(&out.stderr)),
+            Err(e) => eprintln!("no avifenc ({e}): the AVIF input is left out"),
+        }
+        let _ = std::fs::remove_file(&png);
+    }
+    if let Ok(bytes) = std::fs::read(&avif) {
+        images.push(BenchImage {
+            name: "photo_12mp.avif",
             bytes,
         });
     }

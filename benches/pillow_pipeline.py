@@ -39,6 +39,7 @@ FILES = [
     "photo_256_png.ico",
     "photo_256_bmp.ico",
     "photo_12mp.jxl",
+    "photo_12mp.avif",
 ]
 
 # (file, percent of the short side) for the chosen squares.

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use folio::avatar::isolated;
 use folio::config::{SETTINGS_HELP, Settings, one_line};
 use folio::db::Db;
 use folio::startup::{Application, open_store};
@@ -57,6 +58,11 @@ fn with_allocator_tunables() {
 }
 
 fn main() -> ExitCode {
+    // A decoder's child process (src/avatar/isolated.rs): no settings, no log, no server.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(isolated::SUBCOMMAND) {
+        return isolated::child_main(&args[2..]);
+    }
     let cli = Cli::parse();
     if matches!(cli.command, None | Some(Command::Serve)) {
         with_allocator_tunables();
@@ -90,6 +96,9 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> Result<(), String> {
+    // AVIF is decoded by this same binary, in a child process.
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    isolated::set_helper(exe);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)
             .await

@@ -12,7 +12,7 @@
 'use strict';
 
 (function () {
-  const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO or JPEG XL picture.';
+  const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL or AVIF picture.';
   // The same words as the server's (src/avatar/process.rs `Rejection`, src/routes/picture.rs),
   // so a person reads one message whichever side finds the problem.
   const MESSAGES = {
@@ -55,14 +55,14 @@
     }
     if (bytes.length >= 12 && starts(ascii('ftyp'), 4)) {
       const brand = String.fromCharCode(...bytes.slice(8, 12));
-      if (['avif', 'avis'].includes(brand)) return { refused: 'AVIF' };
+      if (['avif', 'avis'].includes(brand)) return { accepted: 'AVIF' };
       // A generic HEIF brand: AVIF when its compatible brands say so.
       if (['mif1', 'msf1'].includes(brand)) {
         const boxSize = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
         const end = Math.min(boxSize, bytes.length);
         for (let at = 16; at + 4 <= end; at += 4) {
           if (['avif', 'avis'].includes(String.fromCharCode(...bytes.slice(at, at + 4)))) {
-            return { refused: 'AVIF' };
+            return { accepted: 'AVIF' };
           }
         }
       }

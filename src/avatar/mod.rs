@@ -2,6 +2,7 @@
 //! at once.
 
 mod formats;
+pub mod isolated;
 mod process;
 mod shrink;
 mod sniff;

@@ -14,6 +14,8 @@ pub enum Format {
     Bmp,
     Tiff,
     Ico,
+    /// Decoded in a child process (`isolated.rs`).
+    Avif,
 }
 
 impl Format {
@@ -28,6 +30,7 @@ impl Format {
             Format::Bmp => formats::bmp::decode,
             Format::Tiff => formats::tiff::decode,
             Format::Ico => formats::ico::decode,
+            Format::Avif => super::isolated::decode_avif,
         }
     }
 }
@@ -61,11 +64,11 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
     }
     if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
         return match &bytes[8..12] {
-            // An AVIF decoder over rav1d is parked in commit 4d39fdf: rav1d 1.1's C API
-            // lets a damaged file's panic abort the process.
-            b"avif" | b"avis" => Refused("AVIF"),
+            b"avif" | b"avis" => Accepted(Format::Avif),
             // A generic HEIF brand: AVIF when its compatible brands say so.
-            b"mif1" | b"msf1" if ftyp_has_brand(bytes, &[b"avif", b"avis"]) => Refused("AVIF"),
+            b"mif1" | b"msf1" if ftyp_has_brand(bytes, &[b"avif", b"avis"]) => {
+                Accepted(Format::Avif)
+            }
             b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
                 Refused("HEIC")
             }
@@ -168,13 +171,13 @@ mod tests {
     }
 
     #[test]
-    fn names_avif_and_accepts_jpeg_xl() {
+    fn accepts_avif_and_jpeg_xl() {
         for avif in [
             &b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"[..],
             b"\0\0\0\x1cftypavis\0\0\0\0avismsf1miaf",
             b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif",
         ] {
-            assert_eq!(sniff(avif), Sniffed::Refused("AVIF"));
+            assert_eq!(sniff(avif), Sniffed::Accepted(Format::Avif));
         }
         // A compatible brand past the box's own size does not count.
         assert_eq!(

@@ -194,6 +194,8 @@ async fn start(
     jar: Arc<Jar>,
     database: Option<Arc<PgDatabase>>,
 ) -> TestApp {
+    // AVIF is decoded in a child process: the folio binary cargo built for these tests.
+    folio::avatar::isolated::set_helper(env!("CARGO_BIN_EXE_folio").into());
     let app = Application::build(settings.clone())
         .await
         .expect("the app starts");

@@ -688,11 +688,11 @@ async fn every_kind_of_bad_file_is_refused_and_changes_nothing() {
             unsupported("HEIC"),
         ),
         (
-            "AVIF",
+            "an AVIF header with no picture in it",
             avif(),
             "photo.avif",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            unsupported("AVIF"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Corrupt.to_string(),
         ),
         (
             "a TIFF with no picture in it",

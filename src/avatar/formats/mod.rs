@@ -2,6 +2,7 @@
 //! size before any pixel memory exists and shrinks while decoding where it can. The sniffer
 //! (`sniff.rs`) says which one a file gets.
 
+pub(crate) mod avif;
 pub(crate) mod bmp;
 pub(crate) mod gif;
 pub(crate) mod ico;

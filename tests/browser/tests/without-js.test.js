@@ -11,7 +11,7 @@ const { launch, newPage } = require('../lib/browser');
 const images = require('../lib/images');
 const site = require('../lib/site');
 
-const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO or JPEG XL picture.';
+const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL or AVIF picture.';
 
 let app;
 let small; // an app that takes files up to 64 KiB
