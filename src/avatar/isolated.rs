@@ -83,13 +83,22 @@ pub(crate) fn decode_avif(
         let read = (&mut stdout).take(most).read_to_end(&mut reply);
         read.map(|_| reply)
     });
+    // Closed, so a child still writing (more than a picture) fails and ends.
+    drop(stdout);
+    // Reaped without holding the lock, so the watchdog can still kill a child that lingers.
+    let status = loop {
+        match child.lock().map_err(|_| Rejection::Corrupt)?.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Err(_) => break None,
+        }
+    };
     let _ = finished.send(());
-    let status = child.lock().map_err(|_| Rejection::Corrupt)?.wait();
     let reply = reply.map_err(|_| Rejection::Corrupt)?;
     match read_reply(&reply, limits) {
         Some(result) => result,
         None => {
-            tracing::warn!(status = ?status.ok(), "the decoder process failed on this file");
+            tracing::warn!(?status, "the decoder process failed on this file");
             Err(Rejection::Corrupt)
         }
     }
