@@ -137,7 +137,21 @@ impl Outbox {
         // A full channel means a wake-up is already pending.
         let _ = self.wake.try_send(());
     }
+
+    /// A mail was queued by a page whose timing must not depend on what the mail turns out
+    /// to be (the forgot form): the sender starts a moment after the answer has gone, so its
+    /// work (more for an address with an account) never overlaps the page's own writes.
+    pub fn wake_after_answer(&self) {
+        let wake = self.wake.clone();
+        actix_web::rt::spawn(async move {
+            actix_web::rt::time::sleep(AFTER_ANSWER).await;
+            let _ = wake.try_send(());
+        });
+    }
 }
+
+/// Long enough for a page's session write and response to be done.
+const AFTER_ANSWER: Duration = Duration::from_millis(100);
 
 struct Sender {
     db: Db,

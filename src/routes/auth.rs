@@ -130,14 +130,21 @@ pub async fn register(
     };
     tracing::info!(user_id = user.id, "registered");
     // The account exists whether or not its link could be queued; the account page can send
-    // it again.
-    if let Err(e) = links::request_confirmation(&db, &outbox, user.id, &user.email).await {
-        tracing::error!(user_id = user.id, error = %e, "cannot queue the confirmation link");
-    }
+    // it again, and says the address is not confirmed.
+    let link = match links::request_confirmation(&db, &outbox, user.id, &user.email).await {
+        Ok(()) => format!(
+            " A link to confirm your address is on its way to {}.",
+            user.email
+        ),
+        Err(e) => {
+            tracing::error!(user_id = user.id, error = %e, "cannot queue the confirmation link");
+            String::new()
+        }
+    };
     session.log_in(user.id, user.session_epoch)?;
     session.flash(&format!(
-        "Welcome to Folio, {}! Add a profile picture below. A link to confirm your address is on its way to {}.",
-        user.username, user.email
+        "Welcome to Folio, {}! Add a profile picture below.{link}",
+        user.username
     ))?;
     Ok(see_other("/account"))
 }

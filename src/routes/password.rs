@@ -61,7 +61,7 @@ pub async fn forgot(
     }
     db.run(move |conn| mail_links::request_reset(conn, &email))
         .await?;
-    outbox.wake();
+    outbox.wake_after_answer();
     session.flash(
         "If an account uses that address, a link to choose a new password is on its way. \
          It works for an hour.",
