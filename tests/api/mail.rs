@@ -19,6 +19,16 @@ fn link_path(app: &TestApp, mail: &Received, prefix: &str) -> String {
         .to_owned()
 }
 
+/// The newest reset mail to `address`, once it has received `count` mails in all.
+async fn reset_mail(mail: &MailServer, address: &str, count: usize) -> Received {
+    mail.wait_for(address, count)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.subject() == "Reset your Folio password")
+        .unwrap_or_else(|| panic!("no reset mail to {address}"))
+}
+
 async fn ask_for_reset(app: &TestApp, email: &str) -> reqwest::Response {
     app.submit("/password/forgot", "/password/forgot", &[("email", email)])
         .await
@@ -388,12 +398,7 @@ async fn a_new_address_takes_effect_only_through_its_link_and_the_old_one_is_tol
     );
     // A reset link sent to the old address before the change stops working after it.
     ask_for_reset(&other, "frank@example.com").await;
-    let old_reset = mail
-        .wait_for("frank@example.com", 2)
-        .await
-        .into_iter()
-        .find(|m| m.subject() == "Reset your Folio password")
-        .expect("a reset mail");
+    let old_reset = reset_mail(&mail, "frank@example.com", 2).await;
     let old_reset = link_path(&app, &old_reset, "/password/reset/");
 
     let done = app.get(&link_path(&app, &confirm, "/email/confirm/")).await;
@@ -499,12 +504,7 @@ async fn markup_in_a_name_is_escaped_in_the_html_part() {
     app.get(&link_path(&app, &welcome, "/email/confirm/")).await;
     app.logout().await;
     ask_for_reset(&app, "ivy@example.com").await;
-    let reset = mail
-        .wait_for("ivy@example.com", 2)
-        .await
-        .into_iter()
-        .find(|m| m.subject() == "Reset your Folio password")
-        .expect("the reset mail");
+    let reset = reset_mail(&mail, "ivy@example.com", 2).await;
     let html = reset.html();
     assert!(!html.contains("<img src=x"), "{html}");
     assert!(
@@ -638,12 +638,7 @@ async fn the_new_forms_need_their_token() {
     let welcome = mail.wait_for("mona@example.com", 1).await.remove(0);
     app.logout().await;
     ask_for_reset(&app, "mona@example.com").await;
-    let reset = mail
-        .wait_for("mona@example.com", 2)
-        .await
-        .into_iter()
-        .find(|m| m.subject() == "Reset your Folio password")
-        .expect("reset");
+    let reset = reset_mail(&mail, "mona@example.com", 2).await;
     let reset = link_path(&app, &reset, "/password/reset/");
     for (path, fields) in [
         ("/password/forgot", vec![("email", "mona@example.com")]),
@@ -708,12 +703,7 @@ async fn a_reset_starts_a_new_session_and_forgives_failed_logins() {
         StatusCode::TOO_MANY_REQUESTS
     );
     ask_for_reset(&app, "olga@example.com").await;
-    let reset = mail
-        .wait_for("olga@example.com", 2)
-        .await
-        .into_iter()
-        .find(|m| m.subject() == "Reset your Folio password")
-        .expect("reset");
+    let reset = reset_mail(&mail, "olga@example.com", 2).await;
     let path = link_path(&app, &reset, "/password/reset/");
     let form = app.get_html(&path).await;
     assert!(
@@ -747,12 +737,7 @@ async fn a_reset_withdraws_a_change_of_address_someone_else_asked_for() {
     // Pia resets her password.
     let pia = app.new_browser();
     ask_for_reset(&pia, "pia@example.com").await;
-    let reset = mail
-        .wait_for("pia@example.com", 2)
-        .await
-        .into_iter()
-        .find(|m| m.subject() == "Reset your Folio password")
-        .expect("reset");
+    let reset = reset_mail(&mail, "pia@example.com", 2).await;
     let path = link_path(&pia, &reset, "/password/reset/");
     choose_password(&pia, &path, NEW_PASSWORD, NEW_PASSWORD).await;
     let refused = pia.get(&link_path(&app, &stolen, "/email/confirm/")).await;
