@@ -58,7 +58,7 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
         .filter(|(u, _)| u.session_epoch == epoch)
         .map(|(user, pending)| CurrentUser {
             avatar_url: avatar_url(&urls, &user.username, user.picture.as_deref()),
-            pending_email: pending.filter(|p| *p != user.email),
+            pending_email: pending.filter(|p| !crate::domain::same_mailbox(p, &user.email)),
             user,
         }))
 }

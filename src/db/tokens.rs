@@ -131,28 +131,6 @@ pub fn consume(
     .optional()
 }
 
-/// The address an account has asked to move to and not yet confirmed, if any.
-pub fn pending_email(conn: &mut DbConn, user_id: i64, now: i64) -> QueryResult<Option<String>> {
-    t::table
-        .filter(t::user_id.eq(user_id))
-        .filter(t::purpose.eq(Purpose::Confirm.as_str()))
-        .filter(t::expires_at.gt(now))
-        .select(t::email)
-        .first(conn)
-        .optional()
-}
-
-/// Ends the account's links of `purpose` (saving the old address again withdraws a change).
-pub fn revoke(conn: &mut DbConn, user_id: i64, purpose: Purpose) -> QueryResult<()> {
-    diesel::delete(
-        t::table
-            .filter(t::user_id.eq(user_id))
-            .filter(t::purpose.eq(purpose.as_str())),
-    )
-    .execute(conn)?;
-    Ok(())
-}
-
 pub fn purge_expired(conn: &mut DbConn, now: i64) -> QueryResult<usize> {
     diesel::delete(t::table.filter(t::expires_at.le(now))).execute(conn)
 }

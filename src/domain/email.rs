@@ -54,6 +54,12 @@ impl Email {
     }
 }
 
+/// Whether two stored addresses are one mailbox: addresses are ASCII by rule and unique
+/// ignoring case, so a change of case is no change of address.
+pub fn same_mailbox(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 impl AsRef<str> for Email {
     fn as_ref(&self) -> &str {
         &self.0

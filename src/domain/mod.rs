@@ -6,7 +6,7 @@ mod password;
 mod profile;
 mod username;
 
-pub use email::{Email, EmailError};
+pub use email::{Email, EmailError, same_mailbox};
 pub use link::{LINK_LIFETIME_SECS, LinkToken, Purpose, TokenHash};
 pub use password::{Password, PasswordError};
 pub use profile::{

@@ -6,7 +6,7 @@
 use crate::db::outbox::{self, Claimed, Job};
 use crate::db::users::{self, User};
 use crate::db::{DbConn, DbError, throttle, tokens, write_transaction};
-use crate::domain::{Email, LinkToken, Purpose, TokenHash, Username};
+use crate::domain::{Email, LinkToken, Purpose, TokenHash, Username, same_mailbox};
 
 use super::letters::{Kind, Letters, partly_hidden};
 
@@ -133,7 +133,7 @@ pub fn confirm(conn: &mut DbConn, hash: &TokenHash) -> Result<Confirmed, DbError
             return Ok(Confirmed::Invalid);
         };
         // The same mailbox, whatever the case of its letters.
-        if user.email.eq_ignore_ascii_case(&link.email) {
+        if same_mailbox(&user.email, &link.email) {
             users::mark_confirmed(conn, user.id)?;
             return Ok(Confirmed::Address);
         }
@@ -202,7 +202,7 @@ pub fn write(
                     return Ok(None);
                 }
                 outbox::relink(conn, claimed, &token.hash())?;
-                let kind = if user.email.eq_ignore_ascii_case(address) {
+                let kind = if same_mailbox(&user.email, address) {
                     Kind::Welcome
                 } else {
                     Kind::ConfirmChange

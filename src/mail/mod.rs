@@ -13,8 +13,8 @@ use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use delivery::{Outbox, OutboxOptions, Transport};
-pub use letters::{Kind, Letters};
-pub use links::{Confirmed, DetailsChange};
+pub use letters::Letters;
+pub use links::DetailsChange;
 
 /// How mail leaves Folio.
 #[derive(Debug, Clone)]

@@ -9,15 +9,15 @@ use crate::auth::{CsrfForm, CurrentUser, Passwords, TypedSession};
 use crate::avatar::Avatars;
 use crate::db::users::User;
 use crate::db::{Db, DbError, users};
-use crate::domain::{About, Bio, DisplayName, Email, Username, Website};
+use crate::domain::{About, Bio, DisplayName, Email, Username, Website, same_mailbox};
 use crate::error::{AppError, see_other};
 use crate::templates::{
     AboutFields, AccountErrors, AccountPage, Layout, Typed, profile_path, render,
 };
 
 use super::auth::{begin_attempt, forgive, too_many};
-use super::{UploadConfig, links, new_password};
-use crate::mail::{DetailsChange, Outbox, links as mail_links};
+use super::{UploadConfig, mail_requests, new_password};
+use crate::mail::{DetailsChange, Outbox, links};
 use crate::proxy;
 
 /// The account page with the user's current values and `errors` beside their fields.
@@ -125,10 +125,12 @@ pub async fn update_profile(
     }
     // A new address takes effect only through the link mailed to it; a change of case is
     // the same mailbox, and is saved as it is.
-    let new_address = !email.as_ref().eq_ignore_ascii_case(&user.email);
-    if new_address && let Some(wait) = links::count_request(&req, &db, email.as_ref()).await? {
+    let new_address = !same_mailbox(email.as_ref(), &user.email);
+    if new_address
+        && let Some(wait) = mail_requests::count_request(&req, &db, email.as_ref()).await?
+    {
         let errors = AccountErrors {
-            email: Some(links::too_many(wait)),
+            email: Some(mail_requests::too_many(wait)),
             ..AccountErrors::default()
         };
         return again(StatusCode::TOO_MANY_REQUESTS, errors);
@@ -142,7 +144,7 @@ pub async fn update_profile(
             } else {
                 DetailsChange::SameAddress(&wanted)
             };
-            mail_links::change_details(conn, &account, &username, &change)
+            links::change_details(conn, &account, &username, &change)
         })
         .await;
     match saved {

@@ -12,7 +12,7 @@ use crate::error::{AppError, see_other};
 use crate::proxy;
 use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
 
-use super::{Site, links, new_password};
+use super::{Site, mail_requests, new_password};
 use crate::db::users::{Registered, SignupLimit};
 use crate::mail::Outbox;
 
@@ -131,7 +131,7 @@ pub async fn register(
     tracing::info!(user_id = user.id, "registered");
     // The account exists whether or not its link could be queued; the account page can send
     // it again, and says the address is not confirmed.
-    let link = match links::request_confirmation(&db, &outbox, user.id, &user.email).await {
+    let link = match mail_requests::request_confirmation(&db, &outbox, user.id, &user.email).await {
         Ok(()) => format!(
             " A link to confirm your address is on its way to {}.",
             user.email

@@ -8,12 +8,12 @@ use crate::db::{Db, DbError};
 use crate::domain::TokenHash;
 use crate::error::{AppError, see_other};
 use crate::mail::Outbox;
-use crate::mail::links::{self as mail_links, Confirmed};
+use crate::mail::links::{self, Confirmed};
 use crate::startup::AskedWithHead;
 use crate::templates::{AccountErrors, Layout, LinkPage, Typed, render};
 
 use super::account::account_page;
-use super::{UploadConfig, links};
+use super::{UploadConfig, mail_requests};
 
 pub async fn confirm(
     req: HttpRequest,
@@ -39,7 +39,7 @@ pub async fn confirm(
     // A HEAD answers as the GET would, without using the link up.
     if req.extensions().contains::<AskedWithHead>() {
         let live = db
-            .run(move |conn| mail_links::confirmation_link_works(conn, &hash))
+            .run(move |conn| links::confirmation_link_works(conn, &hash))
             .await?;
         return if live {
             Ok(see_other("/account"))
@@ -47,7 +47,7 @@ pub async fn confirm(
             link_page(StatusCode::BAD_REQUEST, DEAD_TITLE, DEAD_MESSAGE)
         };
     }
-    let confirmed = db.run(move |conn| mail_links::confirm(conn, &hash)).await;
+    let confirmed = db.run(move |conn| links::confirm(conn, &hash)).await;
     match confirmed {
         Ok(Confirmed::Address) => session.flash("Your email address is confirmed.")?,
         Ok(Confirmed::Changed) => {
@@ -93,9 +93,9 @@ pub async fn resend(
             return Ok(see_other("/account"));
         }
     };
-    if let Some(wait) = links::count_request(&req, &db, &address).await? {
+    if let Some(wait) = mail_requests::count_request(&req, &db, &address).await? {
         let errors = AccountErrors {
-            confirm: Some(links::too_many(wait)),
+            confirm: Some(mail_requests::too_many(wait)),
             ..AccountErrors::default()
         };
         return account_page(
@@ -107,7 +107,7 @@ pub async fn resend(
             errors,
         );
     }
-    links::request_confirmation(&db, &outbox, user.id, &address).await?;
+    mail_requests::request_confirmation(&db, &outbox, user.id, &address).await?;
     session.flash(&format!(
         "A new link is on its way to {address}. It works for an hour."
     ))?;

@@ -7,7 +7,7 @@ mod directory;
 mod email;
 mod health;
 mod home;
-mod links;
+mod mail_requests;
 mod media;
 mod password;
 mod picture;

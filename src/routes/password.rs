@@ -8,10 +8,10 @@ use crate::auth::{CsrfForm, MaybeUser, Passwords, TypedSession};
 use crate::db::Db;
 use crate::domain::{Email, TokenHash};
 
-use super::{links, new_password};
+use super::{mail_requests, new_password};
 use crate::db::users::User;
 use crate::error::{AppError, see_other};
-use crate::mail::{Outbox, links as mail_links};
+use crate::mail::{Outbox, links};
 use crate::templates::{ForgotPage, Layout, LinkPage, RegisterErrors, ResetPage, render};
 
 pub async fn forgot_form(session: TypedSession) -> Result<HttpResponse, AppError> {
@@ -52,14 +52,14 @@ pub async fn forgot(
         Ok(email) => email,
         Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, Some(e.to_string()), None),
     };
-    if let Some(wait) = links::count_request(&req, &db, email.as_ref()).await? {
+    if let Some(wait) = mail_requests::count_request(&req, &db, email.as_ref()).await? {
         return again(
             StatusCode::TOO_MANY_REQUESTS,
             None,
-            Some(links::too_many(wait)),
+            Some(mail_requests::too_many(wait)),
         );
     }
-    db.run(move |conn| mail_links::request_reset(conn, &email))
+    db.run(move |conn| links::request_reset(conn, &email))
         .await?;
     outbox.wake_after_answer();
     session.flash(
@@ -88,7 +88,7 @@ async fn link_user(db: &Db, token: &str) -> Result<Option<User>, AppError> {
         return Ok(None);
     };
     Ok(db
-        .run(move |conn| mail_links::reset_link_user(conn, &hash))
+        .run(move |conn| links::reset_link_user(conn, &hash))
         .await?)
 }
 
@@ -155,7 +155,7 @@ pub async fn reset(
     };
     let password_hash = passwords.hash(password.into_secret()).await?;
     let reset = db
-        .run(move |conn| mail_links::reset_password(conn, &hash, &password_hash))
+        .run(move |conn| links::reset_password(conn, &hash, &password_hash))
         .await?;
     let Some((id, epoch)) = reset else {
         return dead_link(&user, &session);

@@ -29,6 +29,16 @@ async fn reset_mail(mail: &MailServer, address: &str, count: usize) -> Received 
         .unwrap_or_else(|| panic!("no reset mail to {address}"))
 }
 
+/// Saves `username` and a wished-for address from the account page's form.
+async fn ask_for_address(app: &TestApp, username: &str, email: &str) -> reqwest::Response {
+    app.submit(
+        "/account",
+        "/account",
+        &[("username", username), ("email", email)],
+    )
+    .await
+}
+
 async fn ask_for_reset(app: &TestApp, email: &str) -> reqwest::Response {
     app.submit("/password/forgot", "/password/forgot", &[("email", email)])
         .await
@@ -364,13 +374,7 @@ async fn a_new_address_takes_effect_only_through_its_link_and_the_old_one_is_tol
     let (app, mail) = spawn_app_with_mail().await;
     app.sign_up("frank").await;
     mail.wait_for("frank@example.com", 1).await;
-    let changed = app
-        .submit(
-            "/account",
-            "/account",
-            &[("username", "frank"), ("email", "frank.new@example.org")],
-        )
-        .await;
+    let changed = ask_for_address(&app, "frank", "frank.new@example.org").await;
     assert_eq!(changed.status(), StatusCode::SEE_OTHER);
     let account = app.get_html("/account").await;
     assert!(
@@ -444,12 +448,7 @@ async fn a_new_address_takes_effect_only_through_its_link_and_the_old_one_is_tol
 async fn an_address_taken_before_its_link_is_used_is_not_taken_twice() {
     let (app, mail) = spawn_app_with_mail().await;
     app.sign_up("gina").await;
-    app.submit(
-        "/account",
-        "/account",
-        &[("username", "gina"), ("email", "shared@example.org")],
-    )
-    .await;
+    ask_for_address(&app, "gina", "shared@example.org").await;
     let confirm = mail.wait_for("shared@example.org", 1).await.remove(0);
     // Meanwhile someone registers with that address.
     let rival = app.new_browser();
@@ -471,13 +470,7 @@ async fn an_address_taken_before_its_link_is_used_is_not_taken_twice() {
     );
     assert_eq!(confirmed(&app, "gina").0, "gina@example.com");
     // Asking for a taken address is refused at once.
-    let taken = app
-        .submit(
-            "/account",
-            "/account",
-            &[("username", "gina"), ("email", "SHARED@example.org")],
-        )
-        .await;
+    let taken = ask_for_address(&app, "gina", "SHARED@example.org").await;
     assert_eq!(taken.status(), StatusCode::CONFLICT);
 }
 
@@ -611,14 +604,10 @@ async fn a_mail_server_that_is_down_holds_nothing_up_and_gets_the_mail_once_back
 async fn saving_the_old_address_again_withdraws_a_waiting_change() {
     let (app, mail) = spawn_app_with_mail().await;
     app.sign_up("lena").await;
-    let details = |email: &'static str| [("username", "lena"), ("email", email)];
-    app.submit("/account", "/account", &details("lena@elsewhere.org"))
-        .await;
+    ask_for_address(&app, "lena", "lena@elsewhere.org").await;
     let confirm = mail.wait_for("lena@elsewhere.org", 1).await.remove(0);
     assert!(app.get_html("/account").await.contains("Waiting for"));
-    let kept = app
-        .submit("/account", "/account", &details("lena@example.com"))
-        .await;
+    let kept = ask_for_address(&app, "lena", "lena@example.com").await;
     assert_eq!(kept.status(), StatusCode::SEE_OTHER);
     let account = app.get_html("/account").await;
     assert!(!account.contains("Waiting for"), "{account}");
@@ -727,12 +716,7 @@ async fn a_reset_withdraws_a_change_of_address_someone_else_asked_for() {
     let (app, mail) = spawn_app_with_mail().await;
     app.sign_up("pia").await;
     // Someone with Pia's session asks for their own address.
-    app.submit(
-        "/account",
-        "/account",
-        &[("username", "pia"), ("email", "thief@evil.example")],
-    )
-    .await;
+    ask_for_address(&app, "pia", "thief@evil.example").await;
     let stolen = mail.wait_for("thief@evil.example", 1).await.remove(0);
     // Pia resets her password.
     let pia = app.new_browser();
@@ -797,4 +781,20 @@ async fn one_client_cannot_ask_for_links_to_many_addresses() {
     }
     let refused = ask_for_reset(&app, "one-more@example.com").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_change_of_case_is_no_change_of_address() {
+    let (app, mail) = spawn_app_with_mail().await;
+    app.sign_up("max").await;
+    let welcome = mail.wait_for("max@example.com", 1).await.remove(0);
+    let saved = ask_for_address(&app, "max", "Max@Example.com").await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let account = app.get_html("/account").await;
+    assert!(account.contains("Profile updated"), "{account}");
+    assert!(!account.contains("Waiting for"), "{account}");
+    // The welcome link still confirms the one mailbox.
+    let done = app.get(&link_path(&app, &welcome, "/email/confirm/")).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(confirmed(&app, "max"), ("Max@Example.com".into(), true));
 }
