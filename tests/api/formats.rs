@@ -1,5 +1,6 @@
-//! BMP, TIFF and ICO over HTTP: each is stored as the 300×300 JPEG of its picture, and a
-//! hostile one (a header claiming far too many pixels) is refused with 422 and nothing stored.
+//! BMP, TIFF (plain, and LZW with a chosen square) and ICO over HTTP: each is stored as the
+//! 300×300 JPEG of its picture, and a hostile one (a header claiming far too many pixels) is
+//! refused with 422 and nothing stored.
 
 use std::io::Cursor;
 
@@ -81,6 +82,53 @@ async fn a_tiff_is_stored_as_its_picture() {
         .expect("TIFF");
     let stored = stored_picture(bytes, "scan.tif", "image/tiff").await;
     assert_quadrants(&stored, UPRIGHT, "TIFF");
+}
+
+/// A scanner's or Photoshop's TIFF: LZW strips with the horizontal predictor, stored turned
+/// (Orientation 6).
+fn lzw_tiff_turned(upright: &image::RgbImage) -> Vec<u8> {
+    use tiff::encoder::{Compression, TiffEncoder, colortype::RGB8};
+    use tiff::tags::{Predictor, Tag};
+    let stored = stored_for_orientation(upright, 6);
+    let mut bytes = Cursor::new(Vec::new());
+    let mut encoder = TiffEncoder::new(&mut bytes)
+        .expect("TIFF")
+        .with_compression(Compression::Lzw)
+        .with_predictor(Predictor::Horizontal);
+    let mut image = encoder
+        .new_image::<RGB8>(stored.width(), stored.height())
+        .expect("TIFF");
+    image.rows_per_strip(8).expect("TIFF");
+    image
+        .encoder()
+        .write_tag(Tag::Orientation, 6u16)
+        .expect("TIFF");
+    image.write_data(stored.as_raw()).expect("TIFF");
+    bytes.into_inner()
+}
+
+#[tokio::test]
+async fn an_lzw_tiff_is_stored_upright_with_the_chosen_square() {
+    let bytes = lzw_tiff_turned(&quadrants(240, 160, UPRIGHT));
+    let stored = stored_picture(bytes.clone(), "scan.tif", "image/tiff").await;
+    assert_quadrants(&stored, UPRIGHT, "LZW TIFF");
+
+    // Upright pixels: the square lies in the top right (green) quadrant.
+    let app = spawn_app().await;
+    app.sign_up("alice").await;
+    let fields = [("crop_x", "150"), ("crop_y", "10"), ("crop_size", "60")];
+    let response = app.upload_with_fields(bytes.clone(), &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let name = app.picture_of("alice").expect("a picture");
+    let response = app.get(&format!("/media/profile_pics/{name}")).await;
+    let square = decode_output(&response.bytes().await.expect("body"));
+    assert_uniform(&square, GREEN, TOLERANCE, "the chosen square");
+
+    // A square off the picture's edge is refused, and the picture stays.
+    let fields = [("crop_x", "200"), ("crop_y", "10"), ("crop_size", "60")];
+    let response = app.upload_with_fields(bytes, &fields).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.picture_of("alice"), Some(name));
 }
 
 #[tokio::test]

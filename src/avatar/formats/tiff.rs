@@ -1,26 +1,42 @@
-//! TIFF decoding with the `image` crate (over the `tiff` crate): the first page only;
-//! uncompressed, LZW, Deflate, PackBits and JPEG (with RGB photometric) strips and tiles;
-//! grey, RGB, RGBA and CMYK at 8 or 16 bits (16 scaled to 8, CMYK converted to RGB); the
-//! Orientation tag (274) is returned for the pipeline to apply.
+//! TIFF decoding: the first page only; uncompressed, LZW, Deflate, PackBits and JPEG (with RGB
+//! photometric) strips and tiles; grey, RGB, RGBA and CMYK at 8 or 16 bits (16 scaled to 8,
+//! CMYK converted to RGB); the Orientation tag (274) is returned for the pipeline to apply.
 //!
-//! The first page's width and length are read from its IFD here before `image` sees the file:
-//! a header over the limits is refused before any strip is read or inflated, and every later
-//! buffer is bounded by `image::Limits` (a deflate strip inflates only to the size its header
-//! gives). Decoded whole, bounded by the limits.
+//! The first page's width and length are read from its IFD here before any decoder sees the
+//! file: a header over the limits is refused before any strip is read or inflated.
+//!
+//! LZW strips of 8-bit grey, RGB or RGBA, with or without the horizontal predictor (what
+//! libtiff, Pillow, Photoshop and GIMP write), are decoded here (`LzwStrips`, with `lzw.rs`),
+//! and only the strips holding the rows the kept square needs. Everything else goes through
+//! the `image` crate (over the `tiff` crate), decoded whole and bounded by `image::Limits` (a
+//! deflate strip inflates only to the size its header gives).
+
+mod lzw;
 
 use std::io::Cursor;
 
 use image::ImageDecoder;
 use image::codecs::tiff::TiffDecoder;
 use image::metadata::Orientation;
+use tiff::tags::Tag;
 
 use super::whole::{pixels, rejection};
-use crate::avatar::types::{Coverage, Decoded, Limits, Rejection, Shrink, check_dimensions};
+use crate::avatar::types::{
+    Coverage, Decoded, Limits, Pixels, Rejection, Shrink, check_dimensions, kept_region,
+};
 
-pub(crate) fn decode(bytes: &[u8], limits: &Limits, _target: Shrink) -> Result<Decoded, Rejection> {
+pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
     let (width, height) = header_dimensions(bytes).ok_or(Rejection::Corrupt)?;
     check_dimensions(width, height, limits)?;
-    let source = (width, height);
+    match LzwStrips::read(bytes, (width, height)) {
+        Some(strips) => strips.decode(bytes, limits, target),
+        None => decode_whole(bytes, limits, (width, height)),
+    }
+}
+
+/// Any TIFF the `image` crate reads, whole.
+fn decode_whole(bytes: &[u8], limits: &Limits, source: (u32, u32)) -> Result<Decoded, Rejection> {
+    let (width, height) = source;
     let mut decoder = TiffDecoder::new(Cursor::new(bytes)).map_err(rejection)?;
     if decoder.dimensions() != source {
         return Err(Rejection::Corrupt);
@@ -35,6 +51,149 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, _target: Shrink) -> Result<D
         orientation,
         coverage: Coverage::Whole,
     })
+}
+
+/// The first page of a TIFF whose pixels are LZW strips of 8-bit samples, chunky, unsigned,
+/// grey (black is zero), RGB or RGBA: the layout `lzw.rs` decodes.
+struct LzwStrips {
+    width: u32,
+    height: u32,
+    /// 1 grey, 3 RGB, 4 RGBA.
+    samples: usize,
+    rows_per_strip: u32,
+    /// Each strip's bytes in the file: offset and length.
+    strips: Vec<(u64, u64)>,
+    /// Predictor 2: each sample is stored as its difference from the one to its left.
+    differences: bool,
+    orientation: Orientation,
+}
+
+impl LzwStrips {
+    /// `None` when the page is laid out any other way, or its tags cannot be read: the
+    /// `image` crate then decodes it, or says why not.
+    fn read(bytes: &[u8], size: (u32, u32)) -> Option<LzwStrips> {
+        let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes)).ok()?;
+        let mut tag = |tag: Tag| decoder.find_tag_unsigned::<u32>(tag).ok();
+        const LZW: u32 = 5;
+        const BLACK_IS_ZERO: u32 = 1;
+        const RGB: u32 = 2;
+        if tag(Tag::Compression)? != Some(LZW)
+            || !matches!(tag(Tag::PlanarConfiguration)?, None | Some(1))
+            || !matches!(tag(Tag::FillOrder)?, None | Some(1))
+            || tag(Tag::TileWidth)?.is_some()
+        {
+            return None;
+        }
+        let photometric = tag(Tag::PhotometricInterpretation)??;
+        let differences = match tag(Tag::Predictor)? {
+            None | Some(1) => false,
+            Some(2) => true,
+            Some(_) => return None,
+        };
+        let orientation = tag(Tag::Orientation)?
+            .and_then(|v| Orientation::from_exif(v.min(255) as u8))
+            .unwrap_or(Orientation::NoTransforms);
+        let rows_per_strip = tag(Tag::RowsPerStrip)?.unwrap_or(u32::MAX).min(size.1);
+        let unsigned_vec = |decoder: &mut tiff::decoder::Decoder<_>, tag: Tag| {
+            decoder.find_tag_unsigned_vec::<u64>(tag).ok().flatten()
+        };
+        if let Some(formats) = unsigned_vec(&mut decoder, Tag::SampleFormat)
+            && formats.iter().any(|&f| f != 1)
+        {
+            return None;
+        }
+        let samples = match decoder.colortype().ok()? {
+            tiff::ColorType::Gray(8) if photometric == BLACK_IS_ZERO => 1,
+            tiff::ColorType::RGB(8) if photometric == RGB => 3,
+            tiff::ColorType::RGBA(8) if photometric == RGB => 4,
+            _ => return None,
+        };
+        // RGB with two extra samples is RGBA to `tiff` too.
+        if decoder
+            .find_tag_unsigned::<usize>(Tag::SamplesPerPixel)
+            .ok()?
+            != Some(samples)
+        {
+            return None;
+        }
+        let offsets = unsigned_vec(&mut decoder, Tag::StripOffsets)?;
+        let lengths = unsigned_vec(&mut decoder, Tag::StripByteCounts)?;
+        if decoder.dimensions().ok()? != size
+            || rows_per_strip == 0
+            || offsets.len() != lengths.len()
+            || offsets.len() as u64 != u64::from(size.1.div_ceil(rows_per_strip))
+        {
+            return None;
+        }
+        Some(LzwStrips {
+            width: size.0,
+            height: size.1,
+            samples,
+            rows_per_strip,
+            strips: offsets.into_iter().zip(lengths).collect(),
+            differences,
+            orientation,
+        })
+    }
+
+    /// The rows the kept square needs (from the top of the strip they start in), every strip
+    /// below them left unread.
+    fn decode(self, bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
+        let full = (self.width, self.height);
+        let window = kept_region(full, full, self.orientation, target.square)?.window(full);
+        let first_strip = window.top / self.rows_per_strip;
+        let top = first_strip * self.rows_per_strip;
+        let bottom = window.top + window.height;
+        let row = self.width as usize * self.samples;
+        let rows = (bottom - top) as usize;
+        // Grey is widened to RGB(A) afterwards, while its own buffer still exists.
+        let peak = self.samples
+            + if self.samples <= 2 {
+                self.samples + 2
+            } else {
+                0
+            };
+        if u64::from(self.width) * rows as u64 * peak as u64 > limits.max_alloc {
+            return Err(Rejection::TooManyPixels);
+        }
+        let mut pixels = vec![0; row * rows];
+        let mut lzw = lzw::Lzw::new();
+        for (chunk, &(offset, length)) in pixels
+            .chunks_mut(row * self.rows_per_strip as usize)
+            .zip(&self.strips[first_strip as usize..])
+        {
+            let input = usize::try_from(offset)
+                .ok()
+                .zip(usize::try_from(length).ok())
+                .and_then(|(offset, length)| bytes.get(offset..offset.checked_add(length)?))
+                .ok_or(Rejection::Corrupt)?;
+            lzw.decode(input, chunk).map_err(|_| Rejection::Corrupt)?;
+        }
+        if self.differences {
+            for line in pixels.chunks_exact_mut(row) {
+                let mut left = [0u8; 4];
+                for pixel in line.chunks_exact_mut(self.samples) {
+                    for (sample, left) in pixel.iter_mut().zip(&mut left) {
+                        *sample = sample.wrapping_add(*left);
+                        *left = *sample;
+                    }
+                }
+            }
+        }
+        let pixels = match self.samples {
+            1 => Pixels::Rgb(pixels.iter().flat_map(|&l| [l, l, l]).collect()),
+            3 => Pixels::Rgb(pixels),
+            _ => Pixels::Rgba(pixels),
+        };
+        Ok(Decoded {
+            source: full,
+            pixels,
+            width: self.width,
+            height: bottom - top,
+            orientation: self.orientation,
+            coverage: Coverage::Window { left: 0, top, full },
+        })
+    }
 }
 
 /// ImageWidth (256) and ImageLength (257) of the first IFD, SHORT or LONG, in the byte order
@@ -91,6 +250,7 @@ mod tests {
     use crate::avatar::formats::images::*;
     use crate::avatar::formats::test_support::{accepted, run};
     use crate::avatar::process;
+    use crate::avatar::types::Square;
 
     const NONE: u16 = 1;
     const LZW: u16 = 5;
@@ -422,13 +582,14 @@ mod tests {
     fn the_orientation_tag_is_applied() {
         let upright = quadrants(120, 80, UPRIGHT);
         for orientation in 1..=8 {
-            for big_endian in [false, true] {
+            for (big_endian, compression) in [(false, DEFLATE), (true, DEFLATE), (false, LZW)] {
                 let stored = stored_for_orientation(&upright, orientation);
                 let page = Page {
                     orientation: Some(orientation),
-                    ..Page::rgb(&stored, DEFLATE)
+                    ..Page::rgb(&stored, compression)
                 };
-                let what = format!("orientation {orientation}, big-endian {big_endian}");
+                let what =
+                    format!("orientation {orientation}, big-endian {big_endian}, {compression}");
                 let decoded = accepted(&tiff_file(&[page], big_endian), &what);
                 assert_quadrants(&decoded, UPRIGHT, &what);
             }
@@ -623,6 +784,185 @@ mod tests {
                 prop_assert_eq!(decode_output(&out).width, 300);
             }
         }
+    }
+
+    /// What libtiff and the `tiff` crate write: LZW in strips of `rows_per_strip`, with or
+    /// without the horizontal predictor.
+    fn lzw_tiff<C: tiff::encoder::colortype::ColorType<Inner = u8>>(
+        width: u32,
+        height: u32,
+        data: &[u8],
+        rows_per_strip: u32,
+        differences: bool,
+    ) -> Vec<u8> {
+        use tiff::encoder::{Compression, TiffEncoder};
+        use tiff::tags::Predictor;
+        let mut bytes = Cursor::new(Vec::new());
+        let predictor = if differences {
+            Predictor::Horizontal
+        } else {
+            Predictor::None
+        };
+        let mut encoder = TiffEncoder::new(&mut bytes)
+            .expect("TIFF")
+            .with_compression(Compression::Lzw)
+            .with_predictor(predictor);
+        let mut image = encoder.new_image::<C>(width, height).expect("TIFF");
+        image.rows_per_strip(rows_per_strip).expect("TIFF");
+        image.write_data(data).expect("TIFF");
+        bytes.into_inner()
+    }
+
+    /// Decodes `bytes` through `LzwStrips`, which must take it, and through the `image`
+    /// crate, and checks that every row the first decoded is the same in both.
+    fn same_as_the_image_crate(bytes: &[u8], square: Option<Square>, what: &str) -> Decoded {
+        let size = header_dimensions(bytes).expect("a header");
+        let strips = LzwStrips::read(bytes, size)
+            .unwrap_or_else(|| panic!("{what}: not taken as LZW strips"));
+        let target = Shrink { keep: 300, square };
+        let ours = strips
+            .decode(bytes, &Limits::default(), target)
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        let whole = decode_whole(bytes, &Limits::default(), size).expect("image decodes it");
+        let Coverage::Window { left: 0, top, full } = ours.coverage else {
+            panic!("{what}: {:?}", ours.coverage);
+        };
+        assert_eq!((full, ours.width), (size, size.0), "{what}");
+        assert_eq!(ours.orientation, whole.orientation, "{what}");
+        let (ours_bytes, whole_bytes, channels) = match (&ours.pixels, &whole.pixels) {
+            (Pixels::Rgb(a), Pixels::Rgb(b)) => (a, b, 3),
+            (Pixels::Rgba(a), Pixels::Rgba(b)) => (a, b, 4),
+            _ => panic!("{what}: alpha differs"),
+        };
+        let row = size.0 as usize * channels;
+        let start = top as usize * row;
+        assert_eq!(ours_bytes.len(), ours.height as usize * row, "{what}");
+        assert!(
+            ours_bytes[..] == whole_bytes[start..start + ours_bytes.len()],
+            "{what}: pixels differ"
+        );
+        ours
+    }
+
+    #[test]
+    fn lzw_strips_decode_as_the_image_crate_decodes_them() {
+        let (width, height) = (61, 45);
+        let rgb = noise(width, height, 3).into_raw();
+        let rgba: Vec<u8> = rgb
+            .chunks(3)
+            .enumerate()
+            .flat_map(|(i, p)| [p[0], p[1], p[2], (i * 37 % 256) as u8])
+            .collect();
+        let grey: Vec<u8> = rgb.iter().step_by(3).copied().collect();
+        use tiff::encoder::colortype::{Gray8, RGB8, RGBA8};
+        for rows_per_strip in [1, 4, 16, 45, 1000] {
+            for differences in [false, true] {
+                let what = |kind| {
+                    format!("{kind}, {rows_per_strip} rows a strip, predictor {differences}")
+                };
+                let files = [
+                    (
+                        "grey",
+                        lzw_tiff::<Gray8>(width, height, &grey, rows_per_strip, differences),
+                    ),
+                    (
+                        "RGB",
+                        lzw_tiff::<RGB8>(width, height, &rgb, rows_per_strip, differences),
+                    ),
+                    (
+                        "RGBA",
+                        lzw_tiff::<RGBA8>(width, height, &rgba, rows_per_strip, differences),
+                    ),
+                ];
+                for (kind, bytes) in files {
+                    let decoded = same_as_the_image_crate(&bytes, None, &what(kind));
+                    assert_eq!(decoded.height, height, "{}", what(kind));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_strips_under_the_chosen_square_are_decoded() {
+        // 64 strips of 10 rows; the square lies in rows 500 to 599.
+        let (width, height) = (200, 640);
+        let picture = RgbImage::from_fn(width, height, |x, y| {
+            let [r, g, b] = if y < 550 { RED } else { BLUE };
+            image::Rgb([r, g, u32::from(b).min(x) as u8])
+        });
+        let bytes =
+            lzw_tiff::<tiff::encoder::colortype::RGB8>(width, height, picture.as_raw(), 10, true);
+        let square = Square {
+            x: 50,
+            y: 500,
+            size: 100,
+        };
+        let decoded = same_as_the_image_crate(&bytes, Some(square), "a low square");
+        let Coverage::Window { top, .. } = decoded.coverage else {
+            unreachable!()
+        };
+        // The filter's reach and the strip boundary add a few rows either side.
+        assert!((480..=500).contains(&top), "from row {top}");
+        assert!(decoded.height <= 130, "{} rows", decoded.height);
+
+        // The strips above and below the window are never read: damaging them changes nothing.
+        let mut damaged = bytes.clone();
+        let strips = LzwStrips::read(&bytes, (width, height)).expect("LZW strips");
+        for (index, &(offset, length)) in strips.strips.iter().enumerate() {
+            if !(45..=61).contains(&index) {
+                let at = offset as usize;
+                damaged[at..at + length as usize].fill(0xFF);
+            }
+        }
+        let stored = crate::avatar::process_square(&damaged, &Limits::default(), Some(square))
+            .expect("the square's strips are intact");
+        let intact = crate::avatar::process_square(&bytes, &Limits::default(), Some(square))
+            .expect("accepted");
+        assert_eq!(stored, intact);
+        // A strip inside it is.
+        let (offset, length) = strips.strips[52];
+        let at = offset as usize;
+        damaged[at..at + length as usize].fill(0xFF);
+        assert_eq!(
+            crate::avatar::process_square(&damaged, &Limits::default(), Some(square)),
+            Err(Rejection::Corrupt)
+        );
+    }
+
+    #[test]
+    fn lzw_grey_counts_its_widening_against_the_allocation_limit() {
+        // 2000×2000 grey: 4 MB of samples, 12 MB once widened to RGB.
+        let grey = vec![90; 2000 * 2000];
+        let bytes = lzw_tiff::<tiff::encoder::colortype::Gray8>(2000, 2000, &grey, 64, false);
+        assert!(LzwStrips::read(&bytes, (2000, 2000)).is_some());
+        let limits = Limits {
+            max_alloc: 10_000_000,
+            ..Limits::default()
+        };
+        assert_eq!(process(&bytes, &limits), Err(Rejection::TooManyPixels));
+        assert_uniform(&accepted(&bytes, "grey"), [90; 3], 2, "grey");
+    }
+
+    #[test]
+    fn other_layouts_are_left_to_the_image_crate() {
+        let picture = quadrants(90, 60, UPRIGHT);
+        for compression in [NONE, DEFLATE, PACKBITS] {
+            let bytes = tiff_of(Page::rgb(&picture, compression));
+            assert!(LzwStrips::read(&bytes, (90, 60)).is_none(), "{compression}");
+        }
+        let sixteen = Page {
+            bits: 16,
+            strip: compress(&vec![0; 90 * 60 * 6], LZW, 0),
+            ..Page::rgb(&picture, LZW)
+        };
+        assert!(LzwStrips::read(&tiff_of(sixteen), (90, 60)).is_none());
+        let cmyk = Page {
+            samples: 4,
+            photometric: CMYK,
+            strip: compress(&vec![0; 90 * 60 * 4], LZW, 0),
+            ..Page::rgb(&picture, LZW)
+        };
+        assert!(LzwStrips::read(&tiff_of(cmyk), (90, 60)).is_none());
     }
 
     #[test]
