@@ -1,12 +1,15 @@
-//! Decoding in a child process, for a decoder that can abort the process on a hostile file.
+//! Decoding in a child process, for a decoder that can abort the process on a hostile file or
+//! allocate beyond any limit Folio can give it.
 //!
 //! rav1d 1.1 (AVIF) offers only dav1d's C API, and a panic inside its `extern "C"` functions
-//! cannot unwind: it aborts. In the server that would end every request in flight, so AVIF is
-//! decoded by the `folio` binary itself, started as a child (`folio __decode avif …`): the file
-//! goes in on stdin, the pixels come back on stdout, and a child that dies is a refused file.
-//! The child holds the same limits as every decoder, and a watchdog kills one that runs too
-//! long. It runs on the blocking pool behind the same decode gate as the others, so there are
-//! never more children than decode permits.
+//! cannot unwind: it aborts. heic-decoder (HEIC) is safe Rust, but allocates about 14 bytes a
+//! pixel outside any limit. In the server either would put every request in flight at risk,
+//! so both are decoded by the `folio` binary itself, started as a child (`folio __decode avif
+//! …`): the file goes in on stdin, the pixels come back on stdout, and a child that dies is a
+//! refused file. The child holds the same limits as every decoder, and a watchdog kills one
+//! that runs too long. It runs on the blocking pool behind the same decode gate as the others,
+//! so there are never more children than decode permits; HEIC children also take a gate of
+//! their own, one at a time, under a ceiling on their address space.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -23,15 +26,51 @@ use super::types::{Coverage, Decoded, Limits, Pixels, Rejection, Shrink, Square}
 /// The subcommand the child runs. Not for people: `folio --help` does not list it.
 pub const SUBCOMMAND: &str = "__decode";
 
-/// A decode that takes longer is killed (a 12 MP AVIF takes well under a second).
+/// A decode that takes longer is killed (a 12 MP AVIF or HEIC takes well under a second).
 const DEADLINE: Duration = Duration::from_secs(30);
 
 static HELPER: OnceLock<PathBuf> = OnceLock::new();
 
+/// One HEIC child at a time: each can take 14 bytes a pixel (163 MB for 12 MP).
+static HEIC_GATE: Mutex<()> = Mutex::new(());
+
+/// A HEIC child's address space, in allocation limits: a 50 MP picture needs about 700 MB
+/// (2.7 × the default limit's 256 MB); past 4× the child dies, and the file is refused.
+const HEIC_ADDRESS_SPACE: u64 = 4;
+
 /// Names the `folio` binary that decodes in a child: the server's own executable, or in tests
-/// the one cargo built. Until it is set, AVIF uploads are refused as unsupported (415).
+/// the one cargo built. Until it is set, AVIF and HEIC uploads are refused as unsupported (415).
 pub fn set_helper(path: PathBuf) {
     let _ = HELPER.set(path);
+}
+
+/// The formats decoded in a child, by the name the child is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Avif,
+    Heic,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Avif => "avif",
+            Kind::Heic => "heic",
+        }
+    }
+
+    fn of(name: &str) -> Option<Kind> {
+        [Kind::Avif, Kind::Heic]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+
+    fn decode(self, bytes: &[u8], limits: &Limits, target: Shrink) -> Result<Decoded, Rejection> {
+        match self {
+            Kind::Avif => formats::avif::decode(bytes, limits, target),
+            Kind::Heic => formats::heic::decode(bytes, limits, target),
+        }
+    }
 }
 
 /// The decoder for AVIF: in a child process.
@@ -40,14 +79,47 @@ pub(crate) fn decode_avif(
     limits: &Limits,
     target: Shrink,
 ) -> Result<Decoded, Rejection> {
+    decode_in_child(Kind::Avif, bytes, limits, target)
+}
+
+/// The decoder for HEIC: in a child process, one at a time.
+pub(crate) fn decode_heic(
+    bytes: &[u8],
+    limits: &Limits,
+    target: Shrink,
+) -> Result<Decoded, Rejection> {
+    // A poisoned gate only means another decode panicked; the gate itself is still sound.
+    let _one_at_a_time = HEIC_GATE.lock().unwrap_or_else(|e| e.into_inner());
+    decode_in_child(Kind::Heic, bytes, limits, target)
+}
+
+fn decode_in_child(
+    kind: Kind,
+    bytes: &[u8],
+    limits: &Limits,
+    target: Shrink,
+) -> Result<Decoded, Rejection> {
     let Some(helper) = HELPER.get() else {
-        tracing::warn!("no decoder process is configured; AVIF is refused");
-        return Err(Rejection::Unsupported("AVIF"));
+        tracing::warn!(
+            kind = kind.name(),
+            "no decoder process is configured; refused"
+        );
+        return Err(Rejection::Unsupported(match kind {
+            Kind::Avif => "AVIF",
+            Kind::Heic => "HEIC",
+        }));
     };
-    let mut child = Command::new(helper)
+    let mut command = Command::new(helper);
+    command
         .arg(SUBCOMMAND)
-        .arg("avif")
-        .args(encode_args(limits, target))
+        .arg(kind.name())
+        .args(encode_args(limits, target));
+    if kind == Kind::Heic {
+        // heic-decoder decodes a grid's tiles on rayon's threads; one is what a decode
+        // permit stands for.
+        command.env("RAYON_NUM_THREADS", "1");
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         // rav1d's abort message is not for the server's log; the outcome is logged below.
@@ -228,20 +300,30 @@ fn rejection_of(code: u8) -> Option<Rejection> {
     REJECTIONS.get(usize::from(code)).cloned()
 }
 
-/// The child: `folio __decode avif LIMITS…`, the file on stdin. Whatever happens inside the
+/// The child: `folio __decode avif|heic LIMITS…`, the file on stdin. Whatever happens inside the
 /// decoder, the parent only ever reads a reply it checks, or a failure.
 pub fn child_main(args: &[String]) -> ExitCode {
-    let Some(("avif", rest)) = args.split_first().map(|(f, r)| (f.as_str(), r)) else {
+    let Some((kind, rest)) = args
+        .split_first()
+        .and_then(|(kind, rest)| Some((Kind::of(kind)?, rest)))
+    else {
         return ExitCode::from(2);
     };
     let Some((limits, target)) = decode_args(rest) else {
         return ExitCode::from(2);
     };
+    if kind == Kind::Heic {
+        // An allocation past this fails, and the child aborts: a refused file.
+        let ceiling = limits.max_alloc.saturating_mul(HEIC_ADDRESS_SPACE);
+        if rlimit::Resource::AS.set(ceiling, ceiling).is_err() {
+            return ExitCode::from(2);
+        }
+    }
     let mut bytes = Vec::new();
     if std::io::stdin().read_to_end(&mut bytes).is_err() {
         return ExitCode::from(2);
     }
-    let result = std::panic::catch_unwind(|| formats::avif::decode(&bytes, &limits, target))
+    let result = std::panic::catch_unwind(|| kind.decode(&bytes, &limits, target))
         .unwrap_or(Err(Rejection::Corrupt));
     let mut stdout = std::io::stdout().lock();
     match stdout

@@ -16,6 +16,8 @@ pub enum Format {
     Ico,
     /// Decoded in a child process (`isolated.rs`).
     Avif,
+    /// Decoded in a child process (`isolated.rs`), one at a time.
+    Heic,
 }
 
 impl Format {
@@ -31,6 +33,7 @@ impl Format {
             Format::Tiff => formats::tiff::decode,
             Format::Ico => formats::ico::decode,
             Format::Avif => super::isolated::decode_avif,
+            Format::Heic => super::isolated::decode_heic,
         }
     }
 }
@@ -69,8 +72,10 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
             b"mif1" | b"msf1" if ftyp_has_brand(bytes, &[b"avif", b"avis"]) => {
                 Accepted(Format::Avif)
             }
+            // HEVC stills and sequences, and other generic HEIF (a mif1 file of JPEG or
+            // other items is refused by the decoder as unreadable).
             b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
-                Refused("HEIC")
+                Accepted(Format::Heic)
             }
             _ => Refused("Video"),
         };
@@ -182,7 +187,7 @@ mod tests {
         // A compatible brand past the box's own size does not count.
         assert_eq!(
             sniff(b"\0\0\0\x14ftypmif1\0\0\0\0mif1avif"),
-            Sniffed::Refused("HEIC")
+            Sniffed::Accepted(Format::Heic)
         );
         assert_eq!(sniff(b"\xFF\x0A\xFA\x7F"), Sniffed::Accepted(Format::Jxl));
         assert_eq!(
@@ -192,15 +197,23 @@ mod tests {
     }
 
     #[test]
+    fn accepts_heic() {
+        for heic in [
+            &b"\0\0\0\x1cftypheic\0\0\0\0"[..],
+            b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic",
+            b"\0\0\0\x18ftypheix\0\0\0\0mif1heix",
+            b"\0\0\0\x18ftypmsf1\0\0\0\0msf1hevc",
+        ] {
+            assert_eq!(sniff(heic), Sniffed::Accepted(Format::Heic));
+        }
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypisom\0\0\0\0isomavc1"),
+            Sniffed::Refused("Video")
+        );
+    }
+
+    #[test]
     fn names_refused_kinds() {
-        assert_eq!(
-            sniff(b"\0\0\0\x1cftypheic\0\0\0\0"),
-            Sniffed::Refused("HEIC")
-        );
-        assert_eq!(
-            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic"),
-            Sniffed::Refused("HEIC")
-        );
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Refused("PDF"));
         assert_eq!(
             sniff(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"),

@@ -30,11 +30,11 @@ pub enum Rejection {
     #[error("The file is empty. Choose a picture file.")]
     Empty,
     #[error(
-        "{0} files are not accepted. Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL or AVIF picture."
+        "{0} files are not accepted. Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL, AVIF or HEIC picture."
     )]
     Unsupported(&'static str),
     #[error(
-        "This file is not a picture. Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL or AVIF picture."
+        "This file is not a picture. Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL, AVIF or HEIC picture."
     )]
     NotAnImage,
     #[error(

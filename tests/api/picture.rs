@@ -681,11 +681,11 @@ async fn every_kind_of_bad_file_is_refused_and_changes_nothing() {
             unsupported("PDF"),
         ),
         (
-            "HEIC",
+            "a HEIC header with no picture in it",
             heic(),
             "IMG_0002.HEIC",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            unsupported("HEIC"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Corrupt.to_string(),
         ),
         (
             "an AVIF header with no picture in it",

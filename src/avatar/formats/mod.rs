@@ -5,6 +5,7 @@
 pub(crate) mod avif;
 pub(crate) mod bmp;
 pub(crate) mod gif;
+pub(crate) mod heic;
 pub(crate) mod ico;
 pub(crate) mod jpeg;
 pub(crate) mod jxl;
