@@ -12,8 +12,8 @@
 'use strict';
 
 (function () {
-  const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL or AVIF picture.';
-  // The same words as the server's (src/avatar/process.rs `Rejection`, src/routes/picture.rs),
+  const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL, AVIF or HEIC picture.';
+  // The same words as the server's (src/avatar/types.rs `Rejection`, src/routes/picture.rs),
   // so a person reads one message whichever side finds the problem.
   const MESSAGES = {
     empty: 'The file is empty. Choose a picture file.',
@@ -66,8 +66,10 @@
           }
         }
       }
+      // HEVC stills and sequences, and other generic HEIF. Browsers seldom show them: then the
+      // centred square, said in words.
       if (['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'].includes(brand)) {
-        return { refused: 'HEIC' };
+        return { accepted: 'HEIC' };
       }
       return { refused: 'Video' };
     }

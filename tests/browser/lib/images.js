@@ -1,6 +1,6 @@
 // Test pictures, made in the browser's own canvas: a photo-like JPEG, one with an EXIF
-// orientation, four-coloured quadrants (also as a TIFF, written here), and files that only
-// pretend to be pictures.
+// orientation, four-coloured quadrants (also as a TIFF, written here), a real HEIC from the
+// repository's fixtures, and files that only pretend to be pictures.
 'use strict';
 
 const fs = require('node:fs');
@@ -9,6 +9,9 @@ const path = require('node:path');
 
 const FILES = fs.mkdtempSync(path.join(os.tmpdir(), 'folio-pictures-'));
 process.on('exit', () => fs.rmSync(FILES, { recursive: true, force: true }));
+
+// The repository's own test pictures (tests/fixtures).
+const FIXTURES = path.resolve(__dirname, '..', '..', 'fixtures');
 
 function save(name, bytes) {
   const file = path.join(FILES, name);
@@ -217,11 +220,21 @@ function quadrantsTiff({ width = 600, height = 400, name }) {
   return save(name, file);
 }
 
-/** The start of a HEIC file (an `ftyp` box of brand `heic`) and junk: no browser shows it. */
+/** The colours of the HEIC fixture's quadrants, as RGB (tests/fixtures/make_heic.py). */
+const HEIC_COLOURS = {
+  topLeft: [255, 0, 0],
+  topRight: [0, 255, 0],
+  bottomLeft: [0, 0, 255],
+  bottomRight: [255, 255, 0],
+};
+
+/**
+ * A real HEIC file, as a phone would send it: `tests/fixtures/heic-8bit-420.heic` (128×96,
+ * 8-bit 4:2:0 HEVC by heif-enc/x265, four quadrants: `HEIC_COLOURS`). Folio takes it; Chromium
+ * cannot show it.
+ */
 function heic(name = 'IMG_0001.HEIC') {
-  const junk = Buffer.alloc(4000);
-  for (let i = 0; i < junk.length; i++) junk[i] = (i * 73 + 11) & 0xff;
-  return save(name, Buffer.concat([Buffer.from('\0\0\0\x18ftypheic\0\0\0\0mif1heic', 'latin1'), junk]));
+  return save(name, fs.readFileSync(path.join(FIXTURES, 'heic-8bit-420.heic')));
 }
 
 /** Files that are not pictures Folio takes, by their content. */
@@ -252,6 +265,7 @@ module.exports = {
   quadrantsTiff,
   QUADRANT_COLOURS,
   heic,
+  HEIC_COLOURS,
   notPictures,
   truncated,
   save,

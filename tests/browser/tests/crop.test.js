@@ -244,15 +244,46 @@ test('a picture the browser cannot show: the centred square, said in words, and 
   ]) {
     site.assertColour(await site.averageColour(page, '#avatar', box), colour, where);
   }
+  assert.deepEqual(page.problems, []);
+});
 
-  // HEIC is not taken by the server: it is refused before sending, in the server's words,
-  // rather than sent for the centred square.
-  await page.goto(`${app.url}/account`);
-  await page.getByLabel('Choose a picture').setInputFiles(images.heic());
-  await page.locator('#picture-error').waitFor();
-  assert.match(await page.locator('#picture-error').textContent(), /^HEIC files are not accepted\./);
-  assert.equal(await page.locator('#picture-crop-note').isVisible(), false);
+test('a HEIC file shows the fallback text: Folio takes it, Chromium cannot show it, the centred square is stored', async () => {
+  const page = await accountPage('heic');
+  // A square and its numbers first, so their going is seen.
+  await choose(page, quadrants);
+  // A real HEIC (128×96, HEVC), named as a phone names it.
+  await page.getByLabel('Choose a picture').setInputFiles(images.heic('IMG_0001.HEIC'));
+  const note = page.locator('#picture-crop-note');
+  await note.getByText(FALLBACK).waitFor();
+  assert.equal(await note.isVisible(), true);
+  assert.equal(await note.getAttribute('role'), 'status');
+  assert.equal(await page.locator('#picture-error').count(), 0, 'not refused');
+  assert.equal(await page.locator('#picture').getAttribute('aria-invalid'), null);
+  assert.equal(await page.locator('#picture-crop-editor').isVisible(), false, 'no square');
+  assert.equal(await page.locator('#picture-preview').isVisible(), false, 'no preview');
   assert.deepEqual(await cropFields(page), { x: null, y: null, size: null });
+
+  const request = page.waitForRequest((r) => r.url().endsWith('/account/picture') && r.method() === 'POST');
+  assert.deepEqual(await postedNames(page), ['csrf_token', 'picture']);
+  await upload(page);
+  const body = (await request).postDataBuffer();
+  if (body) {
+    assert.ok(!body.includes('crop_'), 'no crop fields in the request');
+    assert.ok(body.includes('filename="IMG_0001.HEIC"'), 'the HEIC itself was sent');
+  }
+  // The server kept the centred square: 16..112 across, all 96 down, at 300×300.
+  const { topLeft, topRight, bottomLeft, bottomRight } = images.HEIC_COLOURS;
+  await page.goto(`${app.url}/users/heic`);
+  const { width, height } = await site.naturalSize(page, '#avatar');
+  assert.deepEqual([width, height], [300, 300]);
+  for (const [box, colour, where] of [
+    [[20, 20, 100, 100], topLeft, 'top left'],
+    [[180, 20, 100, 100], topRight, 'top right'],
+    [[20, 180, 100, 100], bottomLeft, 'bottom left'],
+    [[180, 180, 100, 100], bottomRight, 'bottom right'],
+  ]) {
+    site.assertColour(await site.averageColour(page, '#avatar', box), colour, where);
+  }
   assert.deepEqual(page.problems, []);
 });
 

@@ -12,7 +12,7 @@ const { launch, newPage } = require('../lib/browser');
 const images = require('../lib/images');
 const site = require('../lib/site');
 
-const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL or AVIF picture.';
+const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL, AVIF or HEIC picture.';
 const YELLOW = [255, 221, 0];
 const BLUE = [0, 64, 255];
 

@@ -11,7 +11,7 @@ const { launch, newPage } = require('../lib/browser');
 const images = require('../lib/images');
 const site = require('../lib/site');
 
-const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL or AVIF picture.';
+const ACCEPTED = 'Upload a JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, JPEG XL, AVIF or HEIC picture.';
 
 let app;
 let small; // an app that takes files up to 64 KiB
@@ -77,6 +77,36 @@ test('upload, replace, remove and log out, all without JavaScript', async () => 
 
   await site.logOut(page, base);
   assert.equal(await page.getByRole('navigation').getByRole('link', { name: 'Log in' }).count(), 1);
+});
+
+test('a HEIC photo, as a phone sends it, is taken without JavaScript: the centred square stored', async () => {
+  const base = app.url;
+  const page = await newPage(browser, { js: false });
+  await site.register(page, base, 'plainheic');
+  // The file chooser offers HEIC files, and the hint names the format.
+  const accept = (await page.getByLabel('Choose a picture').getAttribute('accept')).split(',');
+  for (const type of ['image/heic', 'image/heif', '.heic', '.heif']) assert.ok(accept.includes(type), type);
+  assert.match(await page.locator('#picture-hint').textContent(), /JPEG XL, AVIF or HEIC, up to /);
+
+  const before = app.pictures();
+  assert.equal(await upload(page, images.heic('IMG_0002.HEIC')), 303);
+  assert.equal(page.url(), `${base}/account`);
+  assert.equal(await site.flash(page), 'Profile picture updated');
+  assert.equal(await page.locator('#picture-error').count(), 0);
+  const [stored] = app.pictures().filter((name) => !before.includes(name));
+  assert.ok(stored, 'a new picture is stored');
+  // 128×96: the centred square is 16..112 across, all 96 down, kept at 300×300.
+  await page.goto(`${base}/users/plainheic`);
+  assert.deepEqual(await site.naturalSize(page, '#avatar'), { width: 300, height: 300, src: `/media/profile_pics/${stored}` });
+  const { topLeft, topRight, bottomLeft, bottomRight } = images.HEIC_COLOURS;
+  for (const [box, colour, where] of [
+    [[20, 20, 100, 100], topLeft, 'top left'],
+    [[180, 20, 100, 100], topRight, 'top right'],
+    [[20, 180, 100, 100], bottomLeft, 'bottom left'],
+    [[180, 180, 100, 100], bottomRight, 'bottom right'],
+  ]) {
+    site.assertColour(await site.averageColour(page, '#avatar', box), colour, where);
+  }
 });
 
 describe("the server's refusals, as the page shows them", () => {
