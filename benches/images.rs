@@ -6,8 +6,8 @@
 //! default `target/bench-images`), so `benches/pillow_pipeline.py` can time Pillow on the same
 //! bytes; the 12 MP BMP, TIFF and JPEG XL files are read back from it on later runs (delete
 //! the folder after changing a generator). The JPEG XL file is made by Debian's `cjxl`
-//! (`libjxl-tools`) and the AVIF file by `avifenc` (`libavif-bin`); without them, those
-//! inputs are left out.
+//! (`libjxl-tools`), the AVIF file by `avifenc` (`libavif-bin`) and the HEIC file by
+//! `heif-enc` (`libheif-examples`); without them, those inputs are left out.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -126,26 +126,34 @@ pub fn extra() -> Vec<BenchImage> {
             bytes,
         });
     }
-    let avif = cache.join("photo_12mp.avif");
-    if !avif.exists() {
-        let png = cache.join("photo_12mp.png");
-        image::RgbImage::from_raw(EXTRA_WIDTH, EXTRA_HEIGHT, rgb_photo())
-            .expect("the photo's size")
-            .save(&png)
-            .expect("write the bench cache");
-        // 8-bit 4:2:0 at avifenc's default quality, as a phone or an image service makes.
-        match Command::new("avifenc").arg(&png).arg(&avif).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!("avifenc failed: {}", String::from_utf8_lossy(&out.stderr)),
-            Err(e) => eprintln!("no avifenc ({e}): the AVIF input is left out"),
+    // 8-bit 4:2:0 at each encoder's default quality, as a phone or an image service makes.
+    let encoded = [
+        ("photo_12mp.avif", "avifenc", &[][..]),
+        ("photo_12mp.heic", "heif-enc", &["-o"][..]),
+    ];
+    for (name, encoder, before_output) in encoded {
+        let path = cache.join(name);
+        if !path.exists() {
+            let png = cache.join("photo_12mp.png");
+            image::RgbImage::from_raw(EXTRA_WIDTH, EXTRA_HEIGHT, rgb_photo())
+                .expect("the photo's size")
+                .save(&png)
+                .expect("write the bench cache");
+            let run = Command::new(encoder)
+                .arg(&png)
+                .args(before_output)
+                .arg(&path)
+                .output();
+            match run {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => eprintln!("{encoder} failed: {}", String::from_utf8_lossy(&out.stderr)),
+                Err(e) => eprintln!("no {encoder} ({e}): {name} is left out"),
+            }
+            let _ = std::fs::remove_file(&png);
         }
-        let _ = std::fs::remove_file(&png);
-    }
-    if let Ok(bytes) = std::fs::read(&avif) {
-        images.push(BenchImage {
-            name: "photo_12mp.avif",
-            bytes,
-        });
+        if let Ok(bytes) = std::fs::read(&path) {
+            images.push(BenchImage { name, bytes });
+        }
     }
     images
 }
