@@ -38,6 +38,7 @@ const HEIC_8: &[u8] = include_bytes!("../fixtures/heic-8bit-420.heic");
 const HEIC_10: &[u8] = include_bytes!("../fixtures/heic-10bit-420.heic");
 const HEIC_ALPHA: &[u8] = include_bytes!("../fixtures/heic-alpha.heic");
 const HEIC_IROT: &[u8] = include_bytes!("../fixtures/heic-irot90.heic");
+const HEIC_GRID: &[u8] = include_bytes!("../fixtures/heic-grid-2x2.heic");
 const HEIC_HUGE: &[u8] = include_bytes!("../fixtures/heic-sps-100000x100000.heic");
 
 /// The one stored picture, which the database points `user` at, decoded.
@@ -250,6 +251,7 @@ async fn heic_pictures_are_stored_upright_with_transparency_on_white() {
         (HEIC_8, UPRIGHT, "8-bit 4:2:0"),
         (HEIC_10, UPRIGHT, "10-bit 4:2:0"),
         (HEIC_IROT, UPRIGHT, "stored turned, irot 1"),
+        (HEIC_GRID, UPRIGHT, "a 2×2 grid of tiles"),
         (HEIC_ALPHA, [[WHITE, GREEN], [BLUE, YELLOW]], "alpha item"),
     ] {
         let app = spawn_app().await;
@@ -323,7 +325,7 @@ fn damaged_heic_never_takes_the_process_down() {
     folio::avatar::isolated::set_helper(env!("CARGO_BIN_EXE_folio").into());
     let mut runner = TestRunner::new(Config::with_cases(60));
     let damage = (
-        prop::sample::select(vec![HEIC_8, HEIC_10, HEIC_ALPHA, HEIC_IROT]),
+        prop::sample::select(vec![HEIC_8, HEIC_10, HEIC_ALPHA, HEIC_IROT, HEIC_GRID]),
         prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..12),
     );
     runner

@@ -105,6 +105,9 @@ mod tests {
     const TEN_BIT: &[u8] = include_bytes!("../../../tests/fixtures/heic-10bit-420.heic");
     const ALPHA: &[u8] = include_bytes!("../../../tests/fixtures/heic-alpha.heic");
     const IROT: &[u8] = include_bytes!("../../../tests/fixtures/heic-irot90.heic");
+    /// 128×128 from four 64×64 tiles, one a quadrant (`make_heic_grid.py`), as iPhones store
+    /// their photos in 512×512 tiles.
+    const GRID: &[u8] = include_bytes!("../../../tests/fixtures/heic-grid-2x2.heic");
     const HUGE: &[u8] = include_bytes!("../../../tests/fixtures/heic-sps-100000x100000.heic");
     const WIDE: &[u8] = include_bytes!("../../../tests/fixtures/heic-sps-20000x16.heic");
 
@@ -127,9 +130,13 @@ mod tests {
     }
 
     fn assert_quadrants_of(picture: &image::RgbImage, expected: Quadrants, what: &str) {
-        assert_eq!(picture.dimensions(), (128, 96), "{what}");
+        let (w, h) = picture.dimensions();
+        assert_eq!(w, 128, "{what}");
         let at = |x: u32, y: u32| picture.get_pixel(x, y).0;
-        let actual = [[at(32, 24), at(96, 24)], [at(32, 72), at(96, 72)]];
+        let actual = [
+            [at(w / 4, h / 4), at(3 * w / 4, h / 4)],
+            [at(w / 4, 3 * h / 4), at(3 * w / 4, 3 * h / 4)],
+        ];
         assert!(
             (0..2).all(|r| (0..2).all(|c| near(actual[r][c], expected[r][c], TOLERANCE))),
             "{what}: quadrants {actual:?}, expected {expected:?}"
@@ -140,6 +147,13 @@ mod tests {
     fn eight_and_ten_bit_pictures_keep_their_colours_in_place() {
         assert_quadrants_of(&picture(EIGHT_BIT, "8-bit"), UPRIGHT, "8-bit");
         assert_quadrants_of(&picture(TEN_BIT, "10-bit"), UPRIGHT, "10-bit");
+    }
+
+    #[test]
+    fn grid_tiles_land_where_the_grid_says() {
+        let grid = picture(GRID, "grid");
+        assert_eq!(grid.dimensions(), (128, 128));
+        assert_quadrants_of(&grid, UPRIGHT, "grid");
     }
 
     #[test]
@@ -200,7 +214,7 @@ mod tests {
 
     #[test]
     fn truncated_files_are_refused_at_every_length() {
-        for fixture in [EIGHT_BIT, TEN_BIT, ALPHA, IROT] {
+        for fixture in [EIGHT_BIT, TEN_BIT, ALPHA, IROT, GRID] {
             for keep in 0..fixture.len() {
                 let result = decode(&fixture[..keep], &Limits::default(), unshrunk());
                 assert!(
@@ -238,7 +252,7 @@ mod tests {
         fn a_damaged_file_is_refused_or_read(
             at in any::<prop::sample::Index>(),
             value in any::<u8>(),
-            fixture in prop::sample::select(vec![EIGHT_BIT, TEN_BIT, ALPHA, IROT]),
+            fixture in prop::sample::select(vec![EIGHT_BIT, TEN_BIT, ALPHA, IROT, GRID]),
         ) {
             let mut bytes = fixture.to_vec();
             let at = at.index(bytes.len());
