@@ -146,13 +146,8 @@ impl LzwStrips {
         let bottom = window.top + window.height;
         let row = self.width as usize * self.samples;
         let rows = (bottom - top) as usize;
-        // Grey is widened to RGB(A) afterwards, while its own buffer still exists.
-        let peak = self.samples
-            + if self.samples <= 2 {
-                self.samples + 2
-            } else {
-                0
-            };
+        // Bytes a pixel at the peak: grey is widened to RGB while its own buffer still exists.
+        let peak = if self.samples == 1 { 4 } else { self.samples };
         if u64::from(self.width) * rows as u64 * peak as u64 > limits.max_alloc {
             return Err(Rejection::TooManyPixels);
         }
