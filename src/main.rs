@@ -96,7 +96,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> Result<(), String> {
-    // AVIF is decoded by this same binary, in a child process.
+    // AVIF and HEIC are decoded by this same binary, in a child process.
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     isolated::set_helper(exe);
     actix_web::rt::System::new().block_on(async move {

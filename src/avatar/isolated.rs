@@ -8,8 +8,9 @@
 //! …`): the file goes in on stdin, the pixels come back on stdout, and a child that dies is a
 //! refused file. The child holds the same limits as every decoder, and a watchdog kills one
 //! that runs too long. It runs on the blocking pool behind the same decode gate as the others,
-//! so there are never more children than decode permits; HEIC children also take a gate of
-//! their own, one at a time, under a ceiling on their address space.
+//! so there are never more children than decode permits; HEIC children run one at a time (the
+//! server's `Avatars` queues them before they take a permit), under a ceiling on their address
+//! space.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -26,13 +27,13 @@ use super::types::{Coverage, Decoded, Limits, Pixels, Rejection, Shrink, Square}
 /// The subcommand the child runs. Not for people: `folio --help` does not list it.
 pub const SUBCOMMAND: &str = "__decode";
 
-/// A decode that takes longer is killed (a 12 MP AVIF or HEIC takes well under a second).
+/// A decode that takes longer is killed (a 12 MP AVIF or HEIC takes well under a second, a
+/// 50 MP HEIC about three).
 const DEADLINE: Duration = Duration::from_secs(30);
+/// HEIC children run one at a time, so one that stalls holds up the others: a shorter leash.
+const HEIC_DEADLINE: Duration = Duration::from_secs(10);
 
 static HELPER: OnceLock<PathBuf> = OnceLock::new();
-
-/// One HEIC child at a time: each can take 14 bytes a pixel (163 MB for 12 MP).
-static HEIC_GATE: Mutex<()> = Mutex::new(());
 
 /// A HEIC child's address space, in allocation limits: a 50 MP picture needs about 700 MB
 /// (2.7 × the default limit's 256 MB); past 4× the child dies, and the file is refused.
@@ -59,6 +60,21 @@ impl Kind {
         }
     }
 
+    /// The format's name, as refusals say it.
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Avif => "AVIF",
+            Kind::Heic => "HEIC",
+        }
+    }
+
+    fn deadline(self) -> Duration {
+        match self {
+            Kind::Avif => DEADLINE,
+            Kind::Heic => HEIC_DEADLINE,
+        }
+    }
+
     fn of(name: &str) -> Option<Kind> {
         [Kind::Avif, Kind::Heic]
             .into_iter()
@@ -82,14 +98,12 @@ pub(crate) fn decode_avif(
     decode_in_child(Kind::Avif, bytes, limits, target)
 }
 
-/// The decoder for HEIC: in a child process, one at a time.
+/// The decoder for HEIC: in a child process (which `Avatars` runs one at a time).
 pub(crate) fn decode_heic(
     bytes: &[u8],
     limits: &Limits,
     target: Shrink,
 ) -> Result<Decoded, Rejection> {
-    // A poisoned gate only means another decode panicked; the gate itself is still sound.
-    let _one_at_a_time = HEIC_GATE.lock().unwrap_or_else(|e| e.into_inner());
     decode_in_child(Kind::Heic, bytes, limits, target)
 }
 
@@ -104,10 +118,7 @@ fn decode_in_child(
             kind = kind.name(),
             "no decoder process is configured; refused"
         );
-        return Err(Rejection::Unsupported(match kind {
-            Kind::Avif => "AVIF",
-            Kind::Heic => "HEIC",
-        }));
+        return Err(Rejection::Unsupported(kind.label()));
     };
     let mut command = Command::new(helper);
     command
@@ -122,7 +133,8 @@ fn decode_in_child(
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        // rav1d's abort message is not for the server's log; the outcome is logged below.
+        // rav1d's abort message and an allocation failure's are not for the server's log; the
+        // outcome is logged below.
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| {
@@ -136,7 +148,7 @@ fn decode_in_child(
     let (finished, watch) = mpsc::channel::<()>();
     let watched = child.clone();
     std::thread::spawn(move || {
-        if watch.recv_timeout(DEADLINE) == Err(mpsc::RecvTimeoutError::Timeout)
+        if watch.recv_timeout(kind.deadline()) == Err(mpsc::RecvTimeoutError::Timeout)
             && let Ok(mut child) = watched.lock()
         {
             tracing::warn!("the decoder process ran too long; killed");
@@ -313,9 +325,11 @@ pub fn child_main(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     if kind == Kind::Heic {
-        // An allocation past this fails, and the child aborts: a refused file.
+        // An allocation past this fails, and the child aborts: a refused file. Under a lower
+        // hard limit already (`ulimit -v`, systemd's LimitAS), that one stands.
         let ceiling = limits.max_alloc.saturating_mul(HEIC_ADDRESS_SPACE);
-        if rlimit::Resource::AS.set(ceiling, ceiling).is_err() {
+        let hard = rlimit::Resource::AS.get().map_or(ceiling, |(_, hard)| hard);
+        if rlimit::Resource::AS.set(ceiling.min(hard), hard).is_err() {
             return ExitCode::from(2);
         }
     }

@@ -31,6 +31,10 @@ use crate::telemetry::spawn_blocking_with_tracing;
 #[derive(Clone)]
 pub struct Avatars {
     gate: Arc<Semaphore>,
+    /// HEIC's decoder needs 14 bytes a pixel in its child (isolated.rs): one at a time, and
+    /// queued here before a decode permit, so waiting HEIC uploads never hold the permits
+    /// every other upload needs.
+    heic_gate: Arc<Semaphore>,
     limits: Limits,
     store: PictureStore,
 }
@@ -39,6 +43,7 @@ impl Avatars {
     pub fn new(store: PictureStore, concurrency: usize, limits: Limits) -> Self {
         Self {
             gate: Arc::new(Semaphore::new(concurrency.max(1))),
+            heic_gate: Arc::new(Semaphore::new(1)),
             limits,
             store,
         }
@@ -57,8 +62,15 @@ impl Avatars {
     ) -> anyhow::Result<Result<Vec<u8>, Rejection>> {
         let waiting = metrics::gauge!(crate::metrics::PICTURES_WAITING);
         waiting.increment(1.0);
+        let heic = sniff(&upload) == Sniffed::Accepted(Format::Heic);
+        let heic_permit = if heic {
+            Some(self.heic_gate.acquire().await)
+        } else {
+            None
+        };
         let permit = self.gate.acquire().await;
         waiting.decrement(1.0);
+        let _heic_permit = heic_permit.transpose().context("HEIC decode gate closed")?;
         let _permit = permit.context("decode gate closed")?;
         let in_progress = metrics::gauge!(crate::metrics::PICTURES_IN_PROGRESS);
         in_progress.increment(1.0);

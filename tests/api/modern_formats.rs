@@ -267,6 +267,40 @@ async fn heic_pictures_are_stored_upright_with_transparency_on_white() {
 }
 
 #[tokio::test]
+async fn heic_uploads_at_the_same_moment_queue_and_all_succeed() {
+    // HEIC children run one at a time; the others wait their turn, and a JPEG sent meanwhile
+    // is not held up behind them.
+    let app = spawn_app().await;
+    app.sign_up("alice").await;
+    let token = app.token_from("/account").await;
+    let heic = |i: usize| {
+        app.upload_with_token(
+            &token,
+            [HEIC_8, HEIC_GRID, HEIC_IROT, HEIC_ALPHA][i % 4].to_vec(),
+            "IMG.HEIC",
+            "image/heic",
+        )
+    };
+    let (a, b, c, d, e, jpeg) = tokio::join!(
+        heic(0),
+        heic(1),
+        heic(2),
+        heic(3),
+        heic(4),
+        app.upload_with_token(
+            &token,
+            jpeg(&solid(200, 200, RED), 90),
+            "a.jpg",
+            "image/jpeg"
+        ),
+    );
+    for (i, response) in [a, b, c, d, e, jpeg].into_iter().enumerate() {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "upload {i}");
+    }
+    assert_eq!(app.picture_files().len(), 1, "the last one stored stays");
+}
+
+#[tokio::test]
 async fn a_chosen_square_of_a_heic_is_the_one_stored() {
     let app = spawn_app().await;
     app.sign_up("alice").await;

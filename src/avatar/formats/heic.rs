@@ -3,8 +3,10 @@
 //! decoder, so the pixels come back upright), the first frame of a sequence; YCbCr → RGB with
 //! the file's matrix and range.
 //!
-//! The size is read from the container and the HEVC parameter sets (`heic_decoder::probe`)
-//! and checked against the limits before any pixel is decoded. The decoder is young and
+//! Before any pixel is decoded, the picture's size (`heic_decoder::probe`) is checked against
+//! the limits, and so is every coded picture the decoder would hold: each grid tile's and the
+//! alpha item's, from their HEVC parameter sets (a grid of small size can name huge tiles, or
+//! the same 12 MP tile sixteen times). The decoder is young and
 //! allocates outside any limit Folio can hand it (about 14 bytes a pixel: 163 MB for 12 MP),
 //! so it runs only in a child process (`avatar/isolated.rs`) with a ceiling on its address
 //! space, one at a time: a bomb or a bug costs that child, never the server.
@@ -22,6 +24,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<De
     let coded = size(info.coded_width, info.coded_height).ok_or(Rejection::TooManyPixels)?;
     check_dimensions(width, height, limits)?;
     check_dimensions(coded.0, coded.1, limits)?;
+    check_coded_pictures(bytes, limits)?;
 
     let picture = heic_decoder::decode(bytes).map_err(rejection)?;
     if (picture.width, picture.height) != (info.width, info.height) {
@@ -69,6 +72,47 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits, target: Shrink) -> Result<De
         orientation: Orientation::NoTransforms,
         coverage: Coverage::Whole,
     })
+}
+
+/// Grid tiles are coded in whole units (iPhones: 512×512), so their total may pass the
+/// picture's own size by up to this fraction (a 48 MP iPhone photo codes 50.3 MP of tiles).
+const TILE_PADDING: f64 = 0.25;
+
+/// Every picture the decoder would decode and hold (the tiles, or the one image; the alpha
+/// item's likewise), by its sequence parameter set: within the pixel limit and its padding.
+fn check_coded_pictures(bytes: &[u8], limits: &Limits) -> Result<(), Rejection> {
+    use heic_decoder::bitreader::strip_emulation_prevention;
+    use heic_decoder::hevc::{nal, params};
+
+    let parsed = heic_decoder::isobmff::parse(bytes).map_err(rejection)?;
+    let budget = limits.max_pixels as f64 * (1.0 + TILE_PADDING);
+    let alpha = parsed.alpha.as_ref().map(|alpha| &alpha.image.images);
+    for images in std::iter::once(&parsed.images).chain(alpha) {
+        let mut pixels = 0u64;
+        for image in images {
+            let sps = image
+                .hevc_config
+                .nalus_of_type(nal::NAL_SPS)
+                .find_map(|unit| {
+                    let (header, payload) = nal::parse_nal_header(unit).ok()?;
+                    (header.nuh_layer_id == 0).then_some(payload)
+                })
+                .ok_or(Rejection::Corrupt)?;
+            let sps = params::parse_sps(&strip_emulation_prevention(sps)).map_err(rejection)?;
+            let (width, height) = (
+                sps.pic_width_in_luma_samples,
+                sps.pic_height_in_luma_samples,
+            );
+            if width > limits.max_side || height > limits.max_side {
+                return Err(Rejection::TooManyPixels);
+            }
+            pixels = pixels.saturating_add(u64::from(width) * u64::from(height));
+        }
+        if pixels as f64 > budget {
+            return Err(Rejection::TooManyPixels);
+        }
+    }
+    Ok(())
 }
 
 /// Colour divided by opacity, for a file whose alpha item is linked with `prem`.
@@ -194,6 +238,29 @@ mod tests {
             ..Limits::default()
         };
         assert!(decode(EIGHT_BIT, &exact, unshrunk()).is_ok());
+    }
+
+    #[test]
+    fn tiles_larger_than_their_grid_count_against_the_limit() {
+        // The grid descriptor is the file's last 8 bytes: say 64×64 output, so the four 64×64
+        // tiles (16,384 coded pixels) make a picture of 4,096.
+        let mut cropped = GRID.to_vec();
+        let at = cropped.len() - 4;
+        cropped[at..].copy_from_slice(&[0, 64, 0, 64]);
+        let output_only = Limits {
+            max_pixels: 64 * 64,
+            ..Limits::default()
+        };
+        assert_eq!(
+            decode(&cropped, &output_only, unshrunk()).err(),
+            Some(Rejection::TooManyPixels)
+        );
+        let tiles_too = Limits {
+            max_pixels: 128 * 128,
+            ..Limits::default()
+        };
+        let decoded = decode(&cropped, &tiles_too, unshrunk()).expect("within the limits");
+        assert_eq!((decoded.width, decoded.height), (64, 64));
     }
 
     #[test]

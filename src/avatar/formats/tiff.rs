@@ -97,9 +97,10 @@ impl LzwStrips {
         let unsigned_vec = |decoder: &mut tiff::decoder::Decoder<_>, tag: Tag| {
             decoder.find_tag_unsigned_vec::<u64>(tag).ok().flatten()
         };
-        if let Some(formats) = unsigned_vec(&mut decoder, Tag::SampleFormat)
-            && formats.iter().any(|&f| f != 1)
-        {
+        let formats = decoder
+            .find_tag_unsigned_vec::<u64>(Tag::SampleFormat)
+            .ok()?;
+        if formats.is_some_and(|formats| formats.iter().any(|&f| f != 1)) {
             return None;
         }
         let samples = match decoder.colortype().ok()? {
@@ -157,10 +158,14 @@ impl LzwStrips {
             .chunks_mut(row * self.rows_per_strip as usize)
             .zip(&self.strips[first_strip as usize..])
         {
+            // A count running past the end of the file is cut there, as the `tiff` crate
+            // reads it; a strip really cut short fails in the decoder.
             let input = usize::try_from(offset)
                 .ok()
-                .zip(usize::try_from(length).ok())
-                .and_then(|(offset, length)| bytes.get(offset..offset.checked_add(length)?))
+                .and_then(|offset| bytes.get(offset..))
+                .map(|rest| {
+                    &rest[..usize::try_from(length).map_or(rest.len(), |l| l.min(rest.len()))]
+                })
                 .ok_or(Rejection::Corrupt)?;
             lzw.decode(input, chunk).map_err(|_| Rejection::Corrupt)?;
         }
@@ -841,37 +846,76 @@ mod tests {
 
     #[test]
     fn lzw_strips_decode_as_the_image_crate_decodes_them() {
-        let (width, height) = (61, 45);
-        let rgb = noise(width, height, 3).into_raw();
-        let rgba: Vec<u8> = rgb
-            .chunks(3)
-            .enumerate()
-            .flat_map(|(i, p)| [p[0], p[1], p[2], (i * 37 % 256) as u8])
-            .collect();
-        let grey: Vec<u8> = rgb.iter().step_by(3).copied().collect();
         use tiff::encoder::colortype::{Gray8, RGB8, RGBA8};
-        for rows_per_strip in [1, 4, 16, 45, 1000] {
-            for differences in [false, true] {
-                let what = |kind| {
-                    format!("{kind}, {rows_per_strip} rows a strip, predictor {differences}")
-                };
-                let files = [
-                    (
-                        "grey",
-                        lzw_tiff::<Gray8>(width, height, &grey, rows_per_strip, differences),
-                    ),
-                    (
-                        "RGB",
-                        lzw_tiff::<RGB8>(width, height, &rgb, rows_per_strip, differences),
-                    ),
-                    (
-                        "RGBA",
-                        lzw_tiff::<RGBA8>(width, height, &rgba, rows_per_strip, differences),
-                    ),
-                ];
-                for (kind, bytes) in files {
-                    let decoded = same_as_the_image_crate(&bytes, None, &what(kind));
-                    assert_eq!(decoded.height, height, "{}", what(kind));
+        // Landscape and portrait (where the centred square starts below the first strip), the
+        // centred square and a chosen one.
+        let square = Square {
+            x: 10,
+            y: 12,
+            size: 30,
+        };
+        for (width, height) in [(61, 45), (45, 61)] {
+            let rgb = noise(width, height, 3).into_raw();
+            let rgba: Vec<u8> = rgb
+                .chunks(3)
+                .enumerate()
+                .flat_map(|(i, p)| [p[0], p[1], p[2], (i * 37 % 256) as u8])
+                .collect();
+            let grey: Vec<u8> = rgb.iter().step_by(3).copied().collect();
+            for rows_per_strip in [1, 4, 16, 45, 1000] {
+                for differences in [false, true] {
+                    let files = [
+                        (
+                            "grey",
+                            lzw_tiff::<Gray8>(width, height, &grey, rows_per_strip, differences),
+                        ),
+                        (
+                            "RGB",
+                            lzw_tiff::<RGB8>(width, height, &rgb, rows_per_strip, differences),
+                        ),
+                        (
+                            "RGBA",
+                            lzw_tiff::<RGBA8>(width, height, &rgba, rows_per_strip, differences),
+                        ),
+                    ];
+                    for (kind, bytes) in files {
+                        for chosen in [None, Some(square)] {
+                            let what = format!(
+                                "{kind} {width}×{height}, {rows_per_strip} rows a strip, \
+                                 predictor {differences}, square {chosen:?}"
+                            );
+                            same_as_the_image_crate(&bytes, chosen, &what);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Straight into `LzwStrips`, outside the pipeline's panic guard: a damaged byte in
+        /// the tags or any strip is refused or read, never a panic.
+        #[test]
+        fn damaged_lzw_strips_are_refused_or_read(
+            rows_per_strip in 1u32..17,
+            differences in any::<bool>(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..8),
+        ) {
+            let rgb = noise(30, 40, 5).into_raw();
+            let mut bytes = lzw_tiff::<tiff::encoder::colortype::RGB8>(30, 40, &rgb, rows_per_strip, differences);
+            for (at, mask) in flips {
+                let at = 8 + at.index(bytes.len() - 8);
+                bytes[at] ^= mask;
+            }
+            if let Some((width, height)) = header_dimensions(&bytes)
+                && check_dimensions(width, height, &Limits::default()).is_ok()
+                && let Some(strips) = LzwStrips::read(&bytes, (width, height))
+            {
+                let target = Shrink { keep: 300, square: None };
+                if let Ok(decoded) = strips.decode(&bytes, &Limits::default(), target) {
+                    prop_assert_eq!(decoded.width, width);
                 }
             }
         }
@@ -925,13 +969,32 @@ mod tests {
     }
 
     #[test]
+    fn a_strip_count_running_past_the_end_of_the_file_is_cut_there() {
+        // Some writers overstate the last strip's length; the `tiff` crate reads up to the end
+        // of the file, and so does `LzwStrips`.
+        let page = Page::rgb(&quadrants(90, 60, UPRIGHT), LZW);
+        let length = page.strip.len() as u32;
+        let mut bytes = tiff_of(page);
+        let mut entry = vec![0x17, 0x01, 4, 0, 1, 0, 0, 0];
+        entry.extend_from_slice(&length.to_le_bytes());
+        let at = bytes
+            .windows(entry.len())
+            .position(|w| w == entry)
+            .expect("the StripByteCounts entry");
+        bytes[at + 8..at + 12].copy_from_slice(&(length + 100_000).to_le_bytes());
+        assert!(LzwStrips::read(&bytes, (90, 60)).is_some());
+        assert_quadrants(&accepted(&bytes, "long count"), UPRIGHT, "long count");
+    }
+
+    #[test]
     fn lzw_grey_counts_its_widening_against_the_allocation_limit() {
         // 2000×2000 grey: 4 MB of samples, 12 MB once widened to RGB.
         let grey = vec![90; 2000 * 2000];
         let bytes = lzw_tiff::<tiff::encoder::colortype::Gray8>(2000, 2000, &grey, 64, false);
         assert!(LzwStrips::read(&bytes, (2000, 2000)).is_some());
+        // 14 MB holds the 12 MB of RGB but not the 16 MB of both buffers at once.
         let limits = Limits {
-            max_alloc: 10_000_000,
+            max_alloc: 14_000_000,
             ..Limits::default()
         };
         assert_eq!(process(&bytes, &limits), Err(Rejection::TooManyPixels));
