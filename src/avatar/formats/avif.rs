@@ -673,6 +673,7 @@ mod tests {
     use super::*;
 
     use crate::avatar::formats::images::*;
+    use crate::avatar::formats::test_support::{assert_quadrants_of, unshrunk};
     use proptest::prelude::*;
 
     const EIGHT_BIT: &[u8] = include_bytes!("../../../tests/fixtures/avif-8bit-420.avif");
@@ -700,20 +701,6 @@ mod tests {
         let mut picture = image::DynamicImage::ImageRgb8(stored);
         picture.apply_orientation(decoded.orientation);
         picture.into_rgb8()
-    }
-
-    /// Each quadrant's centre pixel must be its colour.
-    fn assert_quadrants_of(picture: &image::RgbImage, expected: Quadrants, what: &str) {
-        let (w, h) = picture.dimensions();
-        let at = |x: u32, y: u32| picture.get_pixel(x, y).0;
-        let actual = [
-            [at(w / 4, h / 4), at(3 * w / 4, h / 4)],
-            [at(w / 4, 3 * h / 4), at(3 * w / 4, 3 * h / 4)],
-        ];
-        assert!(
-            (0..2).all(|r| (0..2).all(|c| near(actual[r][c], expected[r][c], TOLERANCE))),
-            "{what}: quadrants {actual:?}, expected {expected:?} (±{TOLERANCE})"
-        );
     }
 
     #[test]
@@ -800,13 +787,6 @@ mod tests {
     fn a_sequence_shows_its_first_frame() {
         // The second frame is all magenta.
         assert_quadrants_of(&upright(SEQUENCE, "sequence"), UPRIGHT, "first frame");
-    }
-
-    fn unshrunk() -> Shrink {
-        Shrink {
-            keep: u32::MAX,
-            square: None,
-        }
     }
 
     /// `bytes` with every `ispe` box claiming `width`×`height`.

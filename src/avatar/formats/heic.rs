@@ -144,47 +144,28 @@ mod tests {
 
     use super::*;
     use crate::avatar::formats::images::*;
+    use crate::avatar::formats::test_support::{assert_quadrants_of, unshrunk};
 
     const EIGHT_BIT: &[u8] = include_bytes!("../../../tests/fixtures/heic-8bit-420.heic");
     const TEN_BIT: &[u8] = include_bytes!("../../../tests/fixtures/heic-10bit-420.heic");
     const ALPHA: &[u8] = include_bytes!("../../../tests/fixtures/heic-alpha.heic");
     const IROT: &[u8] = include_bytes!("../../../tests/fixtures/heic-irot90.heic");
-    /// 128×128 from four 64×64 tiles, one a quadrant (`make_heic_grid.py`), as iPhones store
+    /// 128×128 from four 64×64 tiles, one a quadrant (`make_heic.py`), as iPhones store
     /// their photos in 512×512 tiles.
     const GRID: &[u8] = include_bytes!("../../../tests/fixtures/heic-grid-2x2.heic");
     const HUGE: &[u8] = include_bytes!("../../../tests/fixtures/heic-sps-100000x100000.heic");
     const WIDE: &[u8] = include_bytes!("../../../tests/fixtures/heic-sps-20000x16.heic");
-
-    fn unshrunk() -> Shrink {
-        Shrink {
-            keep: u32::MAX,
-            square: None,
-        }
-    }
 
     fn picture(bytes: &[u8], what: &str) -> image::RgbImage {
         let decoded = decode(bytes, &Limits::default(), unshrunk())
             .unwrap_or_else(|e| panic!("{what}: refused with {e:?}"));
         assert_eq!(decoded.orientation, Orientation::NoTransforms, "{what}");
         assert_eq!(decoded.source, (decoded.width, decoded.height), "{what}");
+        assert_eq!(decoded.width, 128, "{what}");
         let Pixels::Rgb(rgb) = decoded.pixels else {
             panic!("{what}: flattened onto white")
         };
         image::RgbImage::from_raw(decoded.width, decoded.height, rgb).expect("sized")
-    }
-
-    fn assert_quadrants_of(picture: &image::RgbImage, expected: Quadrants, what: &str) {
-        let (w, h) = picture.dimensions();
-        assert_eq!(w, 128, "{what}");
-        let at = |x: u32, y: u32| picture.get_pixel(x, y).0;
-        let actual = [
-            [at(w / 4, h / 4), at(3 * w / 4, h / 4)],
-            [at(w / 4, 3 * h / 4), at(3 * w / 4, 3 * h / 4)],
-        ];
-        assert!(
-            (0..2).all(|r| (0..2).all(|c| near(actual[r][c], expected[r][c], TOLERANCE))),
-            "{what}: quadrants {actual:?}, expected {expected:?}"
-        );
     }
 
     #[test]

@@ -160,6 +160,7 @@ mod tests {
 
     use super::*;
     use crate::avatar::formats::images::*;
+    use crate::avatar::formats::test_support::unshrunk;
     use crate::avatar::process;
     use proptest::prelude::*;
 
@@ -174,13 +175,6 @@ mod tests {
         let decoded = decode_output(&out);
         assert_eq!((decoded.width, decoded.height), (300, 300), "{what}");
         decoded
-    }
-
-    fn unshrunk() -> Shrink {
-        Shrink {
-            keep: u32::MAX,
-            square: None,
-        }
     }
 
     #[test]

@@ -29,8 +29,30 @@ mod images;
 /// What every format's tests do with a file: run the whole pipeline on it.
 #[cfg(test)]
 mod test_support {
-    use super::images::{DecodedJpeg, decode_output};
-    use crate::avatar::types::{Limits, Rejection};
+    use super::images::{DecodedJpeg, Quadrants, TOLERANCE, decode_output, near};
+    use crate::avatar::types::{Limits, Rejection, Shrink};
+
+    /// A decoder's target that keeps the picture at full size.
+    pub fn unshrunk() -> Shrink {
+        Shrink {
+            keep: u32::MAX,
+            square: None,
+        }
+    }
+
+    /// Each quadrant's centre pixel of a decoder's own output must be its colour.
+    pub fn assert_quadrants_of(picture: &image::RgbImage, expected: Quadrants, what: &str) {
+        let (w, h) = picture.dimensions();
+        let at = |x: u32, y: u32| picture.get_pixel(x, y).0;
+        let actual = [
+            [at(w / 4, h / 4), at(3 * w / 4, h / 4)],
+            [at(w / 4, 3 * h / 4), at(3 * w / 4, 3 * h / 4)],
+        ];
+        assert!(
+            (0..2).all(|r| (0..2).all(|c| near(actual[r][c], expected[r][c], TOLERANCE))),
+            "{what}: quadrants {actual:?}, expected {expected:?} (±{TOLERANCE})"
+        );
+    }
 
     pub fn run(bytes: &[u8]) -> Result<Vec<u8>, Rejection> {
         crate::avatar::process(bytes, &Limits::default())
