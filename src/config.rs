@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::db::{DatabaseUrl, PoolOptions};
 use crate::mail::{MailSettings, OutboxOptions, SmtpUrl};
 use crate::proxy::TrustedProxies;
+pub use crate::telemetry::LogFormat;
 
 /// Everything the app needs to start. Built once from the environment; tests build it directly.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Accounts one client address may create in an hour; 0 is no limit.
     pub signups_per_hour: u32,
+    /// Pictures one account may send in an hour (form and API together); 0 is no limit.
+    pub uploads_per_hour: u32,
     /// How mail is sent.
     pub mail: MailSettings,
     /// HTTP worker threads; `None` lets actix pick (one per core).
@@ -99,15 +102,6 @@ impl S3Settings {
         }
         Ok((bucket.to_owned(), prefix.to_owned()))
     }
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines, coloured only on a terminal.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// `http(s)://host[:port]`, with nothing after the host but an optional `/`: every link Folio
@@ -209,6 +203,8 @@ Settings (environment variables; a .env file may supply them too):
   FOLIO_PUBLIC_URL        the address people reach the site at, for absolute links in link
                           previews [default: http:// and FOLIO_BIND]
   FOLIO_SIGNUPS_PER_HOUR  accounts one client address may create in an hour; 0: no limit [default: 20]
+  FOLIO_UPLOADS_PER_HOUR  pictures one account may send in an hour, through the form and the
+                          API together; 0: no limit [default: 30]
   FOLIO_SMTP_URL          smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://...:
                           the mail server [default: unset: mails are written as .eml files]
   FOLIO_MAIL_FROM         the sender of every mail [default: Folio <folio@localhost>]
@@ -333,6 +329,14 @@ impl Settings {
             )
         })?;
 
+        let uploads_text = get("FOLIO_UPLOADS_PER_HOUR").unwrap_or_else(|| "30".into());
+        let uploads_per_hour = uploads_text.trim().parse::<u32>().map_err(|_| {
+            SettingError::new(
+                "FOLIO_UPLOADS_PER_HOUR",
+                format!("'{uploads_text}' is not a number of pictures (0 for no limit)"),
+            )
+        })?;
+
         let mail = MailSettings {
             smtp: get("FOLIO_SMTP_URL")
                 .map(|text| SmtpUrl::parse(&text))
@@ -400,6 +404,7 @@ impl Settings {
             log_format,
             public_url,
             signups_per_hour,
+            uploads_per_hour,
             mail,
             workers: None,
             upload_idle_timeout: Duration::from_secs(20),
@@ -445,6 +450,7 @@ mod tests {
         assert!(!s.cookie_secure);
         assert_eq!(s.public_url, None);
         assert_eq!(s.signups_per_hour, 20);
+        assert_eq!(s.uploads_per_hour, 30);
     }
 
     #[test]
@@ -481,6 +487,7 @@ mod tests {
             ("FOLIO_PUBLIC_URL", "https://example.org/folio"),
             ("FOLIO_PUBLIC_URL", "https://example.org/?x=1"),
             ("FOLIO_SIGNUPS_PER_HOUR", "-1"),
+            ("FOLIO_UPLOADS_PER_HOUR", "many"),
             ("FOLIO_SIGNUPS_PER_HOUR", "lots"),
             ("FOLIO_MEDIA_STORE", "gs://bucket"),
             ("FOLIO_MEDIA_STORE", "s3://"),

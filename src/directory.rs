@@ -8,6 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::search_key;
+use crate::links::percent_encode;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -160,6 +161,51 @@ impl Prefix {
 
     pub fn chars(&self) -> usize {
         self.from.chars().count()
+    }
+}
+
+/// A page of the directory as asked for: `q`, `after` and `limit`, each parsed once, for the
+/// page and the API alike.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub prefix: Option<Prefix>,
+    pub after: Option<Cursor>,
+    pub limit: Limit,
+}
+
+impl Page {
+    pub fn parse(
+        q: Option<&str>,
+        after: Option<&str>,
+        limit: Option<&str>,
+        cursors: &CursorKey,
+    ) -> Result<Self, PageError> {
+        // An empty field is one not given, as a form with nothing typed sends it.
+        let given = |v: Option<&'_ str>| v.filter(|v| !v.trim().is_empty());
+        Ok(Self {
+            prefix: Prefix::parse(q),
+            after: given(after).map(|a| cursors.open(a)).transpose()?,
+            limit: Limit::parse(given(limit))?,
+        })
+    }
+
+    /// This search with this limit at `path`, from `after` (from the first member when `None`).
+    pub fn url(&self, path: &str, after: Option<&str>) -> String {
+        let mut params = Vec::new();
+        if let Some(prefix) = &self.prefix {
+            params.push(format!("q={}", percent_encode(&prefix.text, b"")));
+        }
+        if let Some(after) = after {
+            params.push(format!("after={after}"));
+        }
+        if !self.limit.is_default() {
+            params.push(format!("limit={}", self.limit.get()));
+        }
+        if params.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", params.join("&"))
+        }
     }
 }
 

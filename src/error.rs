@@ -11,12 +11,10 @@ use std::rc::Rc;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
-use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use tracing_actix_web::RequestId;
 
-use crate::templates::{ErrorPage, percent_encode};
+use crate::links::percent_encode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -27,6 +25,9 @@ pub enum AppError {
     Forbidden,
     #[error("login required")]
     LoginRequired { next: String },
+    /// The database cannot be reached (logged once by the pool, when it begins).
+    #[error("the database cannot be reached")]
+    Unavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -37,6 +38,10 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unexpected(e) if crate::db::is_unavailable(e) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -44,6 +49,8 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse<BoxBody> {
         match self {
             AppError::LoginRequired { next } => see_other(&login_url(next)),
+            AppError::Unavailable => unavailable(),
+            AppError::Unexpected(e) if crate::db::is_unavailable(e) => unavailable(),
             AppError::Unexpected(e) => {
                 tracing::error!(error.cause_chain = ?e, "unexpected error");
                 HttpResponse::InternalServerError().finish()
@@ -68,6 +75,16 @@ impl From<crate::db::DbError> for AppError {
             other => AppError::Unexpected(other.into()),
         }
     }
+}
+
+/// How long a client is asked to wait while the database cannot be reached.
+pub const RETRY_AFTER_SECS: i64 = 5;
+
+/// 503 with `Retry-After`; `error_pages` gives it the page.
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
+        .finish()
 }
 
 /// 303 See Other: the answer to every successful form post.
@@ -106,9 +123,22 @@ pub async fn catch_session_errors(
     let kept = slot.0.borrow_mut().take();
     match (result, kept) {
         (Ok(res), _) => Ok(res.map_into_left_body()),
-        (Err(e), Some(request)) => Ok(ServiceResponse::from_err(e, request).map_into_right_body()),
+        (Err(_), Some(request)) if database_down(&request) => {
+            Ok(ServiceResponse::from_err(AppError::Unavailable, request).map_into_right_body())
+        }
+        (Err(e), Some(request)) => {
+            tracing::error!(error = %e, "the session could not be read or written");
+            Ok(ServiceResponse::from_err(e, request).map_into_right_body())
+        }
         (Err(e), None) => Err(e),
     }
+}
+
+/// Whether the session could not be read because the database cannot be reached.
+fn database_down(request: &HttpRequest) -> bool {
+    request
+        .app_data::<actix_web::web::Data<crate::db::Db>>()
+        .is_some_and(|db| db.is_down())
 }
 
 struct EmptiedOnDrop(Rc<RefCell<Option<HttpRequest>>>);
@@ -128,33 +158,6 @@ pub async fn release_error_slot(
         slot.borrow_mut().take();
     }
     next.call(req).await
-}
-
-/// `ErrorHandlers` default handler: gives every error status without an HTML body a page.
-pub fn error_pages<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let status = res.status();
-    let is_html = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if is_html || !(status.is_client_error() || status.is_server_error()) {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-    }
-    let request_id = res
-        .request()
-        .extensions()
-        .get::<RequestId>()
-        .map(ToString::to_string);
-    let body = ErrorPage::for_status(status, request_id).render_html();
-    let (req, mut res) = res.into_parts();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    let res = res.set_body(body).map_into_boxed_body();
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, res).map_into_right_body(),
-    ))
 }
 
 #[cfg(test)]

@@ -72,6 +72,7 @@ pub async fn collect_garbage(
             let signups = throttle::purge_signups(conn, now)?;
             let links = tokens::purge_expired(conn, now)?;
             let mail_requests = throttle::purge_mail_requests(conn, now)?;
+            throttle::purge_picture_uploads(conn, now)?;
             Ok::<_, anyhow::Error>((expired, failures, signups, links, mail_requests))
         })
         .await?;

@@ -8,21 +8,21 @@ use std::path::Path;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
-use actix_web::body::MessageBody;
 use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::api;
 use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_site};
 use crate::avatar::{Avatars, Limits, PictureStore, PictureUrls};
 use crate::config::{MediaStore, SettingError, Settings, one_line};
 use crate::db::Db;
 use crate::directory::CursorKey;
-use crate::error::{catch_session_errors, error_pages, release_error_slot};
+use crate::error::{catch_session_errors, release_error_slot};
+use crate::error_pages::error_pages;
+use crate::head::head_as_get;
 use crate::mail::{Letters, Outbox, Transport};
 use crate::metrics;
 use crate::routes::{self, UploadConfig};
@@ -214,11 +214,17 @@ fn serve(
     let proxies = web::Data::new(settings.trusted_proxies.clone());
     let urls = web::Data::new(PictureUrls::new(settings.media_public_url.as_deref()));
     let db = web::Data::new(db);
+    let ops = web::Data::new(crate::ops::Context {
+        db: db.get_ref().clone(),
+        avatars: avatars.clone(),
+        uploads_per_hour: settings.uploads_per_hour,
+    });
     let avatars = web::Data::new(avatars);
     let passwords = web::Data::new(passwords);
     let upload = web::Data::new(upload);
     let site = web::Data::new(site);
     let cursors = web::Data::new(CursorKey::derive(key.master()));
+    let api_document = web::Data::new(api::Document::build(&site.public_url));
     let outbox = web::Data::new(Outbox::start(
         db.get_ref().clone(),
         transport,
@@ -266,11 +272,13 @@ fn serve(
             .app_data(urls.clone())
             .app_data(db.clone())
             .app_data(avatars.clone())
+            .app_data(ops.clone())
             .app_data(passwords.clone())
             .app_data(upload.clone())
             .app_data(site.clone())
             .app_data(cursors.clone())
             .app_data(outbox.clone())
+            .app_data(api_document.clone())
             .app_data(
                 web::FormConfig::default()
                     .limit(16 * 1024)
@@ -298,13 +306,16 @@ fn serve(
                 web::get().to(routes::serve_picture),
             )
             .route("/avatars/{file}", web::get().to(routes::initials_avatar))
+            // The API reads no session: a cookie never authenticates it.
+            .configure(api::mount)
             .service(
                 web::scope("")
                     .wrap(from_fn(release_error_slot))
                     .wrap(sessions)
                     .wrap(from_fn(reject_cross_site))
                     .wrap(from_fn(catch_session_errors))
-                    .configure(routes::configure),
+                    .configure(routes::configure)
+                    .route("/api/docs", web::get().to(api::docs_page)),
             )
             .default_service(web::to(routes::not_found))
     })
@@ -342,25 +353,6 @@ pub async fn open_store(settings: &Settings) -> Result<PictureStore, SettingErro
     tracing::info!("pictures in {}", store.describe());
     Ok(store)
 }
-
-/// `HEAD` of every `GET` route: routed as the `GET`, so it has the same status and headers
-/// (the length included); the HTTP layer, which remembers the request was a `HEAD`, sends no
-/// body.
-async fn head_as_get(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if req.method() == Method::HEAD {
-        req.head_mut().method = Method::GET;
-        req.extensions_mut().insert(AskedWithHead);
-    }
-    next.call(req).await
-}
-
-/// Marks a `HEAD` routed as its `GET`, for the one handler whose `GET` changes something (a
-/// confirmation link): link checkers and mail scanners send `HEAD`, which must not use it up.
-#[derive(Debug, Clone, Copy)]
-pub struct AskedWithHead;
 
 /// The cookie key: 64 random bytes kept as hex in a file made on first start (mode 0600), so
 /// sessions survive a restart. Instances starting at the same moment on a shared folder all

@@ -9,7 +9,14 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only on a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`): text lines, coloured only when
 /// stderr is a terminal, or one JSON object per line. Safe to call more than once.

@@ -6,10 +6,11 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use askama::Template;
 
 use crate::auth::{CurrentUser, TypedSession};
-use crate::avatar::{PictureName, PictureUrls};
+use crate::avatar::PictureUrls;
 use crate::db::members::Member;
 use crate::domain::Website;
 use crate::error::AppError;
+pub use crate::links::{avatar_url, percent_encode, profile_path};
 
 /// Header, navigation and the one-time message.
 pub struct Layout {
@@ -55,27 +56,6 @@ impl Layout {
     }
 }
 
-/// Where a user's picture is served from: theirs, or the initials avatar made from their name.
-pub fn avatar_url(urls: &PictureUrls, username: &str, picture: Option<&str>) -> String {
-    picture.and_then(PictureName::parse).map_or_else(
-        || format!("/avatars/{}.svg", percent_encode(username, b"")),
-        |name| urls.of(&name),
-    )
-}
-
-/// Percent-encodes everything but unreserved characters and `also_keep`.
-pub fn percent_encode(text: &str, also_keep: &[u8]) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || also_keep.contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// An HTML response with `status`. Pages carry per-user content, so caches must not keep them.
 pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
     let body = page
@@ -115,11 +95,6 @@ impl MemberCard {
             username: member.username,
         }
     }
-}
-
-/// `/users/NAME`.
-pub fn profile_path(username: &str) -> String {
-    format!("/users/{}", percent_encode(username, b""))
 }
 
 #[derive(Template)]

@@ -19,6 +19,9 @@ pub struct Member {
     pub username: String,
     pub display_name: Option<String>,
     pub picture: Option<String>,
+    pub bio: Option<String>,
+    pub website: Option<String>,
+    pub created_at: i64,
 }
 
 define_sql_function!(fn substr(text: Nullable<Text>, start: Integer, length: Integer) -> Nullable<Text>);

@@ -6,6 +6,7 @@
 //! (locks, write transactions, the name of a violated index) the difference is one small
 //! `match` on [`DbConn`] in this module's files, never in a handler.
 
+pub mod access_tokens;
 pub mod members;
 pub mod outbox;
 pub mod schema;
@@ -133,7 +134,8 @@ impl ManageConnection for Manager {
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
     pub max_size: u32,
-    /// How long a request waits for a connection (PostgreSQL down: this long, then a 500).
+    /// How long a request waits for a connection: with the database unreachable, this long,
+    /// then a 503 (the contract gives a page 2 s in all).
     pub connection_timeout: Duration,
 }
 
@@ -141,8 +143,57 @@ impl Default for PoolOptions {
     fn default() -> Self {
         Self {
             max_size: 16,
-            connection_timeout: Duration::from_secs(5),
+            connection_timeout: Duration::from_millis(1500),
         }
+    }
+}
+
+/// No connection to the database could be had: the database is down or unreachable, or every
+/// connection stayed busy for the whole wait. A 503 with `Retry-After`, never a 500.
+#[derive(Debug, thiserror::Error)]
+#[error("the database cannot be reached")]
+pub struct Unavailable;
+
+/// Whether an error (anywhere in its chain) is [`Unavailable`].
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.is::<Unavailable>())
+}
+
+/// Whether the database answers, as the pool last found it: an outage is logged once when it
+/// begins and once when it ends, not once per failed connection or request.
+#[derive(Default)]
+struct Health {
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Health {
+    fn failed(&self, cause: &dyn std::fmt::Display) {
+        if !self.down.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::error!(error = %cause, "the database cannot be reached: answering 503 until it can");
+        }
+    }
+
+    fn answered(&self) {
+        if self.down.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!("the database answers again");
+        }
+    }
+}
+
+/// r2d2's reports of failed connection attempts, which it would otherwise log one by one
+/// (about ten a second while the database is down).
+#[derive(Debug)]
+struct ReportTo(std::sync::Arc<Health>);
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for ReportTo {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        self.0.failed(&error);
+    }
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health").finish_non_exhaustive()
     }
 }
 
@@ -150,6 +201,7 @@ impl Default for PoolOptions {
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    health: std::sync::Arc<Health>,
 }
 
 impl Db {
@@ -173,14 +225,43 @@ impl Db {
             DatabaseUrl::Sqlite(_) => None,
             DatabaseUrl::Postgres(_) => Some(2),
         };
+        let health = std::sync::Arc::new(Health::default());
         let pool = Pool::builder()
             .max_size(options.max_size)
             .min_idle(min_idle)
             .connection_timeout(options.connection_timeout)
+            .error_handler(Box::new(ReportTo(health.clone())))
             .build_unchecked(manager);
         // The connection made above joins the pool's work instead of being thrown away.
         drop(conn);
-        Ok(Self { pool })
+        Ok(Self { pool, health })
+    }
+
+    /// A pooled connection, or [`Unavailable`] after the pool's wait.
+    fn connection(
+        pool: &DbPool,
+        health: &Health,
+        wait: Option<Duration>,
+    ) -> anyhow::Result<PooledConnection<Manager>> {
+        let got = match wait {
+            Some(wait) => pool.get_timeout(wait),
+            None => pool.get(),
+        };
+        match got {
+            Ok(conn) => {
+                health.answered();
+                Ok(conn)
+            }
+            Err(e) => {
+                health.failed(&e);
+                Err(anyhow::Error::new(Unavailable).context(e.to_string()))
+            }
+        }
+    }
+
+    /// Whether the last attempt to reach the database failed.
+    pub fn is_down(&self) -> bool {
+        self.health.down.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
@@ -190,9 +271,9 @@ impl Db {
         T: Send + 'static,
         E: From<anyhow::Error> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, health) = (self.pool.clone(), self.health.clone());
         spawn_blocking_with_tracing(move || {
-            let mut conn = pool.get().context("no database connection available")?;
+            let mut conn = Self::connection(&pool, &health, None)?;
             f(&mut conn)
         })
         .await
@@ -201,11 +282,9 @@ impl Db {
 
     /// Whether the database answers within `wait` (for `/healthz`).
     pub async fn ping(&self, wait: Duration) -> anyhow::Result<()> {
-        let pool = self.pool.clone();
+        let (pool, health) = (self.pool.clone(), self.health.clone());
         spawn_blocking_with_tracing(move || {
-            let mut conn = pool
-                .get_timeout(wait)
-                .context("no database connection available")?;
+            let mut conn = Self::connection(&pool, &health, Some(wait))?;
             diesel::sql_query("SELECT 1")
                 .execute(&mut *conn)
                 .context("the database does not answer")?;

@@ -82,6 +82,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    picture_uploads (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -91,5 +99,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     signups,
     email_tokens,
     mail_requests,
-    outbox
+    outbox,
+    picture_uploads
 );

@@ -219,6 +219,52 @@ pub fn purge_mail_requests(conn: &mut DbConn, now: i64) -> QueryResult<usize> {
     diesel::delete(mr::table.filter(mr::created_at.le(now - MAIL_WINDOW_SECS))).execute(conn)
 }
 
+const UPLOAD_WINDOW_SECS: i64 = 60 * 60;
+
+/// Counts a picture sent by `user_id` (stored or refused alike), or returns the seconds to
+/// wait when the account has sent `per_hour` in the last hour; 0 is no limit. Counting and
+/// checking are one transaction, serialised per account (the write lock; on PostgreSQL an
+/// advisory lock), so a burst through several instances cannot all pass the count.
+pub fn picture_upload(
+    conn: &mut DbConn,
+    user_id: i64,
+    per_hour: u32,
+    now: i64,
+) -> QueryResult<Option<i64>> {
+    use super::schema::picture_uploads as pu;
+    if per_hour == 0 {
+        return Ok(None);
+    }
+    write_transaction(conn, |conn| {
+        if let DbConn::Postgres(pg) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(6, hashtext($1))")
+                .bind::<Text, _>(user_id.to_string())
+                .execute(pg)?;
+        }
+        let max = i64::from(per_hour);
+        let times: Vec<i64> = pu::table
+            .filter(pu::user_id.eq(user_id))
+            .filter(pu::created_at.gt(now - UPLOAD_WINDOW_SECS))
+            .select(pu::created_at)
+            .order(pu::created_at.desc())
+            .limit(max)
+            .load(conn)?;
+        if let Some(wait) = wait_for_window(&times, max, UPLOAD_WINDOW_SECS, now) {
+            return Ok(Some(wait));
+        }
+        diesel::insert_into(pu::table)
+            .values((pu::user_id.eq(user_id), pu::created_at.eq(now)))
+            .execute(conn)?;
+        Ok(None)
+    })
+}
+
+/// Uploads older than the window no longer count (for `folio gc`).
+pub fn purge_picture_uploads(conn: &mut DbConn, now: i64) -> QueryResult<usize> {
+    use super::schema::picture_uploads as pu;
+    diesel::delete(pu::table.filter(pu::created_at.le(now - UPLOAD_WINDOW_SECS))).execute(conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::wait_for_window;

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::{sessions, users};
 use super::{DbConn, DbError, now, throttle, write_transaction};
-use crate::domain::{About, DisplayName, Email, Username};
+use crate::domain::{AboutChange, DisplayName, Email, Username};
 
 // Usernames and emails are unique ignoring case: every lookup compares lower(column), which
 // both backends index (a unique index on each, see migrations/), with the wanted value
@@ -252,17 +252,31 @@ pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str) -> QueryRes
     Ok(epoch)
 }
 
-/// Sets (or clears) what the user says about themselves.
-pub fn update_about(conn: &mut DbConn, id: i64, about: &About) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::display_name.eq(about.display_name.as_ref().map(AsRef::as_ref)),
-            users::display_name_key.eq(about.display_name.as_ref().map(DisplayName::search_key)),
-            users::bio.eq(about.bio.as_ref().map(AsRef::as_ref)),
-            users::website.eq(about.website.as_ref().map(AsRef::as_ref)),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// Sets or clears the parts of what the user says about themselves that `change` names, and
+/// returns the user as they are then (`None`: no such user).
+pub fn update_about(conn: &mut DbConn, id: i64, change: &AboutChange) -> QueryResult<Option<User>> {
+    write_transaction(conn, |conn| {
+        let row = users::table.find(id);
+        if let Some(name) = &change.display_name {
+            diesel::update(row)
+                .set((
+                    users::display_name.eq(name.as_ref().map(AsRef::as_ref)),
+                    users::display_name_key.eq(name.as_ref().map(DisplayName::search_key)),
+                ))
+                .execute(conn)?;
+        }
+        if let Some(bio) = &change.bio {
+            diesel::update(row)
+                .set(users::bio.eq(bio.as_ref().map(AsRef::as_ref)))
+                .execute(conn)?;
+        }
+        if let Some(website) = &change.website {
+            diesel::update(row)
+                .set(users::website.eq(website.as_ref().map(AsRef::as_ref)))
+                .execute(conn)?;
+        }
+        find(conn, id)
+    })
 }
 
 /// Stores a new password hash and ends every session of the account; returns the new

@@ -4,12 +4,13 @@
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-/// Everything the "Public profile" form sets; each part optional.
+/// A change to what a member says about themselves: `None` leaves a part as it is,
+/// `Some(None)` clears it. The form sets all three; the API only the members it is sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct About {
-    pub display_name: Option<DisplayName>,
-    pub bio: Option<Bio>,
-    pub website: Option<Website>,
+pub struct AboutChange {
+    pub display_name: Option<Option<DisplayName>>,
+    pub bio: Option<Option<Bio>>,
+    pub website: Option<Option<Website>>,
 }
 
 /// 1–50 characters after trimming, any script, nothing invisible or direction-changing.

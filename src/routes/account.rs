@@ -9,8 +9,12 @@ use crate::auth::{CsrfForm, CurrentUser, Passwords, TypedSession};
 use crate::avatar::Avatars;
 use crate::db::users::User;
 use crate::db::{Db, DbError, users};
-use crate::domain::{About, Bio, DisplayName, Email, Username, Website, same_mailbox};
+use crate::domain::{Email, Username, same_mailbox};
 use crate::error::{AppError, see_other};
+use crate::ops::{
+    self,
+    profile::{AboutInput, ProfileError},
+};
 use crate::templates::{
     AboutFields, AccountErrors, AccountPage, Layout, Typed, profile_path, render,
 };
@@ -182,47 +186,45 @@ pub async fn update_about(
     user: CurrentUser,
     session: TypedSession,
     CsrfForm(form): CsrfForm<AboutForm>,
-    db: web::Data<Db>,
+    ctx: web::Data<ops::Context>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
-    let mut errors = AccountErrors::default();
-    let display_name = DisplayName::parse(&form.display_name)
-        .map_err(|e| errors.display_name = Some(e.to_string()))
-        .ok();
-    let bio = Bio::parse(&form.bio)
-        .map_err(|e| errors.bio = Some(e.to_string()))
-        .ok();
-    let website = Website::parse(&form.website)
-        .map_err(|e| errors.website = Some(e.to_string()))
-        .ok();
-    let (Some(display_name), Some(bio), Some(website)) = (display_name, bio, website) else {
-        let typed = Typed {
-            details: None,
-            about: Some(AboutFields {
-                display_name: form.display_name,
-                bio: form.bio,
-                website: form.website,
-            }),
-        };
-        return account_page(
-            &user,
-            &session,
-            &upload,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            typed,
-            errors,
-        );
+    let input = AboutInput {
+        display_name: Some(form.display_name.clone()),
+        bio: Some(form.bio.clone()),
+        website: Some(form.website.clone()),
     };
-    let about = About {
-        display_name,
-        bio,
-        website,
-    };
-    let id = user.id;
-    db.run(move |conn| Ok::<_, AppError>(users::update_about(conn, id, &about)?))
-        .await?;
-    session.flash("Public profile updated")?;
-    Ok(see_other("/account"))
+    match ops::profile::update_about(&ctx, user.id, input).await {
+        Ok(_) => {
+            session.flash("Public profile updated")?;
+            Ok(see_other("/account"))
+        }
+        Err(ProfileError::Invalid(invalid)) => {
+            let errors = AccountErrors {
+                display_name: invalid.get("display_name").map(str::to_owned),
+                bio: invalid.get("bio").map(str::to_owned),
+                website: invalid.get("website").map(str::to_owned),
+                ..AccountErrors::default()
+            };
+            let typed = Typed {
+                details: None,
+                about: Some(AboutFields {
+                    display_name: form.display_name,
+                    bio: form.bio,
+                    website: form.website,
+                }),
+            };
+            account_page(
+                &user,
+                &session,
+                &upload,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                typed,
+                errors,
+            )
+        }
+        Err(ProfileError::Unexpected(e)) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -7,11 +7,9 @@ use serde::Deserialize;
 use crate::auth::{MaybeUser, TypedSession};
 use crate::avatar::PictureUrls;
 use crate::db::{Db, members};
-use crate::directory::{Cursor, CursorKey, Limit, PageError, Prefix};
+use crate::directory::{Cursor, CursorKey, Page};
 use crate::error::AppError;
-use crate::templates::{
-    DirectoryFragment, DirectoryPage, ErrorPage, Layout, MemberCard, percent_encode, render,
-};
+use crate::templates::{DirectoryFragment, DirectoryPage, ErrorPage, Layout, MemberCard, render};
 
 #[derive(Deserialize)]
 pub struct DirectoryQuery {
@@ -32,7 +30,12 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let layout = || Layout::new(viewer.0.as_ref(), &session, false);
-    let page = match Request::parse(&query, &cursors) {
+    let page = match Page::parse(
+        query.q.as_deref(),
+        query.after.as_deref(),
+        query.limit.as_deref(),
+        &cursors,
+    ) {
         Ok(page) => page,
         Err(e) => {
             let page = ErrorPage {
@@ -56,7 +59,7 @@ pub async fn list(
         found.truncate(found.len() - 1);
         found
             .last()
-            .map(|last| page.url(Some(&cursors.seal(Cursor { before_id: last.id }))))
+            .map(|last| page.url("/users", Some(&cursors.seal(Cursor { before_id: last.id }))))
     } else {
         None
     };
@@ -76,48 +79,8 @@ pub async fn list(
             .as_ref()
             .map(|p| p.text.clone())
             .unwrap_or_default(),
-        newest: page.after.is_some().then(|| page.url(None)),
+        newest: page.after.is_some().then(|| page.url("/users", None)),
         next,
     };
     render(StatusCode::OK, &directory)
-}
-
-/// A directory request, parsed.
-struct Request {
-    prefix: Option<Prefix>,
-    after: Option<Cursor>,
-    limit: Limit,
-}
-
-impl Request {
-    fn parse(query: &DirectoryQuery, cursors: &CursorKey) -> Result<Self, PageError> {
-        Ok(Self {
-            prefix: Prefix::parse(query.q.as_deref()),
-            after: query
-                .after
-                .as_deref()
-                .map(|a| cursors.open(a))
-                .transpose()?,
-            limit: Limit::parse(query.limit.as_deref())?,
-        })
-    }
-
-    /// This search with this limit, from `after` (from the first member when `None`).
-    fn url(&self, after: Option<&str>) -> String {
-        let mut params = Vec::new();
-        if let Some(prefix) = &self.prefix {
-            params.push(format!("q={}", percent_encode(&prefix.text, b"")));
-        }
-        if let Some(after) = after {
-            params.push(format!("after={after}"));
-        }
-        if !self.limit.is_default() {
-            params.push(format!("limit={}", self.limit.get()));
-        }
-        if params.is_empty() {
-            "/users".to_owned()
-        } else {
-            format!("/users?{}", params.join("&"))
-        }
-    }
 }

@@ -7,9 +7,9 @@ use crate::auth::{CsrfForm, CurrentUser, MaybeUser, NoFields, TypedSession};
 use crate::db::{Db, DbError};
 use crate::domain::TokenHash;
 use crate::error::{AppError, see_other};
+use crate::head::AskedWithHead;
 use crate::mail::Outbox;
 use crate::mail::links::{self, Confirmed};
-use crate::startup::AskedWithHead;
 use crate::templates::{AccountErrors, Layout, LinkPage, Typed, render};
 
 use super::account::account_page;

@@ -10,9 +10,14 @@ use crate::db::Db;
 pub async fn healthz(db: web::Data<Db>) -> HttpResponse {
     match db.ping(Duration::from_secs(2)).await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ok"),
+        // The pool logs an outage once, when it begins; a probe every few seconds adds nothing.
         Err(e) => {
-            tracing::error!(error.cause_chain = ?e, "health check failed");
+            tracing::debug!(error.cause_chain = ?e, "health check failed");
             HttpResponse::ServiceUnavailable()
+                .insert_header((
+                    actix_web::http::header::RETRY_AFTER,
+                    crate::error::RETRY_AFTER_SECS.to_string(),
+                ))
                 .content_type("text/plain")
                 .body("database unavailable")
         }

@@ -17,7 +17,7 @@ use actix_web::web;
 
 use crate::error::AppError;
 
-pub use picture::UploadConfig;
+pub use crate::multipart::UploadConfig;
 
 /// Routes that use sessions; `/static`, `/media`, `/avatars` and `/healthz` are served outside
 /// them.

@@ -179,6 +179,7 @@ pub fn test_settings(dir: &TempDir, database: Option<&PgDatabase>) -> Settings {
     settings.workers = Some(2);
     // Tests register many accounts from one address; the throttle's own tests turn it on.
     settings.signups_per_hour = 0;
+    settings.uploads_per_hour = 0;
     // Without a mail server, mails are files here; retries come quickly.
     settings.mail.dir = dir.path().join("mail");
     settings.mail.outbox = folio::mail::OutboxOptions {
@@ -629,7 +630,7 @@ pub fn header(headers: &HeaderMap, name: &str) -> String {
 /// `(username, display name)`.
 pub fn seed_members(app: &TestApp, members: &[(&str, Option<&str>)]) {
     use folio::db::users::{self, Registered, SignupLimit};
-    use folio::domain::{About, DisplayName, Email, Username};
+    use folio::domain::{AboutChange, DisplayName, Email, Username};
     let mut conn = app.db().conn().expect("conn");
     let limit = SignupLimit {
         client: "seed".into(),
@@ -644,9 +645,9 @@ pub fn seed_members(app: &TestApp, members: &[(&str, Option<&str>)]) {
             panic!("seeding {name}");
         };
         if let Some(display_name) = display_name {
-            let about = About {
-                display_name: DisplayName::parse(display_name).expect("a valid display name"),
-                ..About::default()
+            let about = AboutChange {
+                display_name: Some(DisplayName::parse(display_name).expect("a valid display name")),
+                ..AboutChange::default()
             };
             users::update_about(&mut conn, user.id, &about).expect("display name");
         }

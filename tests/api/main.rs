@@ -14,6 +14,7 @@ mod binary;
 mod crop;
 mod directory;
 mod formats;
+mod json_api;
 mod mail;
 mod modern_formats;
 mod operations;

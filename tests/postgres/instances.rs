@@ -275,7 +275,7 @@ async fn pictures_swapped_at_once_through_two_instances_leave_no_orphan() {
 }
 
 #[tokio::test]
-async fn when_postgresql_stops_pages_fail_cleanly_and_recover_without_a_restart() {
+async fn when_postgresql_stops_pages_answer_503_and_recover_without_a_restart() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
@@ -291,13 +291,11 @@ async fn when_postgresql_stops_pages_fail_cleanly_and_recover_without_a_restart(
     cluster.stop();
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
-    for path in ["/", "/account", "/users/olga"] {
+    // Every page a 503 page with Retry-After, never a 500 or a stack trace; the API a problem.
+    for path in ["/", "/account", "/users/olga", "/users"] {
         let response = app.get(path).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{path}"
-        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(header(response.headers(), "retry-after"), "5", "{path}");
         let body = response.text().await.expect("body");
         assert!(body.contains("<html"), "{path}: the error page");
         assert!(!body.contains("postgres"), "{path}: no internal detail");
@@ -305,7 +303,14 @@ async fn when_postgresql_stops_pages_fail_cleanly_and_recover_without_a_restart(
     let anonymous = app.new_browser();
     assert_eq!(
         anonymous.get("/login").await.status(),
-        StatusCode::INTERNAL_SERVER_ERROR
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let response = anonymous.get("/api/v1/users/olga").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(header(response.headers(), "retry-after"), "5");
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        "application/problem+json"
     );
 
     cluster.restart();

@@ -15,6 +15,8 @@ mod account;
 mod auth;
 #[path = "../api/directory.rs"]
 mod directory;
+#[path = "../api/json_api.rs"]
+mod json_api;
 #[path = "../api/mail.rs"]
 mod mail;
 #[path = "../api/operations.rs"]
