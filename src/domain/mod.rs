@@ -1,11 +1,13 @@
 //! Values that can only hold what the rules allow; each is parsed once, at the edge.
 
+mod access_token;
 mod email;
 mod link;
 mod password;
 mod profile;
 mod username;
 
+pub use access_token::{AccessToken, Scope, TokenLifetime, TokenName};
 pub use email::{Email, EmailError, same_mailbox};
 pub use link::{LINK_LIFETIME_SECS, LinkToken, Purpose, TokenHash};
 pub use password::{Password, PasswordError};
