@@ -6,6 +6,7 @@
 //! (locks, write transactions, the name of a violated index) the difference is one small
 //! `match` on [`DbConn`] in this module's files, never in a handler.
 
+pub mod access_tokens;
 pub mod members;
 pub mod outbox;
 pub mod schema;

@@ -82,7 +82,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    access_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        scope -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
+diesel::joinable!(access_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -91,5 +105,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     signups,
     email_tokens,
     mail_requests,
-    outbox
+    outbox,
+    access_tokens
 );
