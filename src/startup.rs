@@ -17,7 +17,9 @@ use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_site};
+use crate::auth::{
+    DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, PrivateCookies, reject_cross_site,
+};
 use crate::avatar::{Avatars, Limits, PictureStore, PictureUrls};
 use crate::config::{MediaStore, SettingError, Settings, one_line};
 use crate::db::Db;
@@ -219,6 +221,7 @@ fn serve(
     let upload = web::Data::new(upload);
     let site = web::Data::new(site);
     let cursors = web::Data::new(CursorKey::derive(key.master()));
+    let private_cookies = web::Data::new(PrivateCookies::new(key.clone(), cookie_secure));
     let outbox = web::Data::new(Outbox::start(
         db.get_ref().clone(),
         transport,
@@ -270,6 +273,7 @@ fn serve(
             .app_data(upload.clone())
             .app_data(site.clone())
             .app_data(cursors.clone())
+            .app_data(private_cookies.clone())
             .app_data(outbox.clone())
             .app_data(
                 web::FormConfig::default()
