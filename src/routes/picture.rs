@@ -99,7 +99,15 @@ pub async fn upload(
             picture: Some(message),
             ..AccountErrors::default()
         };
-        account_page(&user, &session, &config, status, Typed::default(), errors)
+        account_page(
+            &user,
+            &session,
+            &config,
+            &db,
+            status,
+            Typed::default(),
+            errors,
+        )
     };
     let too_large = || {
         format!(
@@ -116,7 +124,7 @@ pub async fn upload(
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > 2 * config.max_bytes + FORM_OVERHEAD) {
         count_upload("too_large");
-        return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large());
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large()).await;
     }
 
     let form = match read_form(multipart, &config, declared.unwrap_or(0)).await {
@@ -126,7 +134,7 @@ pub async fn upload(
             if token.is_some() {
                 session.check_csrf(token.as_deref())?;
             }
-            return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large());
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large()).await;
         }
         Err(FormError::TimedOut) => {
             count_upload("timed_out");
@@ -149,7 +157,8 @@ pub async fn upload(
             return refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Choose a picture to upload.".into(),
-            );
+            )
+            .await;
         }
         Some(Upload::File(bytes)) => bytes,
     };
@@ -164,7 +173,7 @@ pub async fn upload(
             tracing::info!(size, reason = ?rejection, "picture refused");
             count_upload(rejection.kind());
             let status = status_of(&rejection);
-            return refuse(status, rejection.to_string());
+            return refuse(status, rejection.to_string()).await;
         }
     };
 
@@ -178,7 +187,8 @@ pub async fn upload(
                 "Pictures cannot be saved right now. Try again in a few minutes; your current \
                  picture is unchanged."
                     .into(),
-            );
+            )
+            .await;
         }
     };
     let id = user.id;
