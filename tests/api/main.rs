@@ -21,3 +21,4 @@ mod pages;
 mod picture;
 mod profiles;
 mod sessions;
+mod tokens;

@@ -27,6 +27,8 @@ mod picture;
 mod profiles;
 #[path = "../api/sessions.rs"]
 mod sessions;
+#[path = "../api/tokens.rs"]
+mod tokens;
 
 mod instances;
 mod objects;
