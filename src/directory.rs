@@ -181,7 +181,9 @@ impl Page {
         cursors: &CursorKey,
     ) -> Result<Self, PageError> {
         // An empty field is one not given, as a form with nothing typed sends it.
-        let given = |v: Option<&'_ str>| v.filter(|v| !v.trim().is_empty());
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.filter(|v| !v.trim().is_empty())
+        }
         Ok(Self {
             prefix: Prefix::parse(q),
             after: given(after).map(|a| cursors.open(a)).transpose()?,

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::auth::ABSOLUTE_LIFETIME_SECS;
 use crate::avatar::{PictureName, PictureStore, TEMP_PREFIX};
-use crate::db::{self, Db, sessions, throttle, tokens, users};
+use crate::db::{self, Db, access_tokens, sessions, throttle, tokens, users};
 
 #[derive(Debug, Default)]
 pub struct GcReport {
@@ -21,12 +21,14 @@ pub struct GcReport {
     /// Mailed links past their hour, and mail requests past the throttle's window.
     pub expired_links: usize,
     pub old_mail_requests: usize,
+    /// Personal access tokens past their expiry.
+    pub expired_access_tokens: usize,
 }
 
 /// Deletes pictures no user points at, and a folder's half-written files, both only once older
 /// than `grace`: an upload stores its picture a moment before the commit that points at it,
-/// and a fresh one must survive that moment. Also purges expired sessions and stale failed
-/// logins.
+/// and a fresh one must survive that moment. Also purges expired sessions, links and access
+/// tokens, and stale failed logins.
 pub async fn collect_garbage(
     db: &Db,
     store: &PictureStore,
@@ -64,7 +66,7 @@ pub async fn collect_garbage(
         report.removed.extend(remove_stale_partials(dir, cutoff)?);
     }
 
-    let (expired, failures, signups, links, mail_requests) = db
+    let (expired, failures, signups, links, mail_requests, access_tokens) = db
         .run(|conn| {
             let now = db::now();
             let expired = sessions::purge_expired(conn, now, ABSOLUTE_LIFETIME_SECS)?;
@@ -73,7 +75,15 @@ pub async fn collect_garbage(
             let links = tokens::purge_expired(conn, now)?;
             let mail_requests = throttle::purge_mail_requests(conn, now)?;
             throttle::purge_picture_uploads(conn, now)?;
-            Ok::<_, anyhow::Error>((expired, failures, signups, links, mail_requests))
+            let access_tokens = access_tokens::purge_expired(conn, now)?;
+            Ok::<_, anyhow::Error>((
+                expired,
+                failures,
+                signups,
+                links,
+                mail_requests,
+                access_tokens,
+            ))
         })
         .await?;
     report.expired_sessions = expired;
@@ -81,6 +91,7 @@ pub async fn collect_garbage(
     report.old_signups = signups;
     report.expired_links = links;
     report.old_mail_requests = mail_requests;
+    report.expired_access_tokens = access_tokens;
     Ok(report)
 }
 

@@ -15,7 +15,9 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::api;
-use crate::auth::{DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, reject_cross_site};
+use crate::auth::{
+    DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, PrivateCookies, reject_cross_site,
+};
 use crate::avatar::{Avatars, Limits, PictureStore, PictureUrls};
 use crate::config::{MediaStore, SettingError, Settings, one_line};
 use crate::db::Db;
@@ -225,6 +227,7 @@ fn serve(
     let site = web::Data::new(site);
     let cursors = web::Data::new(CursorKey::derive(key.master()));
     let api_document = web::Data::new(api::Document::build(&site.public_url));
+    let private_cookies = web::Data::new(PrivateCookies::new(key.clone(), cookie_secure));
     let outbox = web::Data::new(Outbox::start(
         db.get_ref().clone(),
         transport,
@@ -277,6 +280,7 @@ fn serve(
             .app_data(upload.clone())
             .app_data(site.clone())
             .app_data(cursors.clone())
+            .app_data(private_cookies.clone())
             .app_data(outbox.clone())
             .app_data(api_document.clone())
             .app_data(

@@ -173,7 +173,64 @@ pub struct AccountPage {
     /// The limit as written on the page ("5 MiB") and in bytes, for the script's check.
     pub max_upload: String,
     pub max_bytes: usize,
+    pub tokens: TokensCard,
     pub errors: AccountErrors,
+}
+
+/// The "Access tokens" card: the token just made (shown once), the form to make one with its
+/// values, and the account's tokens.
+pub struct TokensCard {
+    pub new_token: Option<String>,
+    pub name: String,
+    /// `read` or `write` as chosen (anything else checks neither).
+    pub scope: String,
+    pub expiry_options: Vec<SelectOption>,
+    pub items: Vec<TokenItem>,
+}
+
+pub struct SelectOption {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One token as the card lists it.
+pub struct TokenItem {
+    pub id: i64,
+    pub name: String,
+    pub scope: String,
+    pub created: DateText,
+    /// `None`: never expires.
+    pub expires: Option<DateText>,
+    pub expired: bool,
+    /// `None`: never used.
+    pub last_used: Option<DateText>,
+}
+
+/// A moment as a page writes it ("4 December 2026"), and its `<time datetime>`.
+pub struct DateText {
+    pub text: String,
+    pub iso: String,
+}
+
+impl DateText {
+    /// From Unix seconds, in UTC.
+    pub fn of(secs: i64) -> Self {
+        use actix_web::cookie::time::OffsetDateTime;
+        let t = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Self {
+            text: format!("{} {} {}", t.day(), t.month(), t.year()),
+            iso: format!(
+                "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+        }
+    }
 }
 
 /// The "Public profile" form's fields, as stored or as typed.
@@ -191,6 +248,15 @@ pub struct Typed {
     /// Username and email.
     pub details: Option<(String, String)>,
     pub about: Option<AboutFields>,
+    pub token: Option<TokenFields>,
+}
+
+/// The "Access tokens" form's fields as typed.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFields {
+    pub name: String,
+    pub scope: String,
+    pub expires_days: String,
 }
 
 /// Each form on the account page keeps its own messages.
@@ -208,6 +274,11 @@ pub struct AccountErrors {
     pub password: Option<String>,
     pub password_confirm: Option<String>,
     pub delete_password: Option<String>,
+    pub token_name: Option<String>,
+    pub token_scope: Option<String>,
+    pub token_expires: Option<String>,
+    /// About the token form as a whole (the account has as many tokens as it may).
+    pub tokens: Option<String>,
 }
 
 #[derive(Template)]

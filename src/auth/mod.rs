@@ -2,11 +2,13 @@
 
 mod csrf;
 mod password;
+mod private_cookie;
 mod session;
 mod user;
 
 pub use csrf::{CsrfForm, NoFields, reject_cross_site};
 pub use password::Passwords;
+pub use private_cookie::PrivateCookies;
 pub use session::{ABSOLUTE_LIFETIME_SECS, DbSessionStore, IDLE_TIMEOUT_SECS, TypedSession};
 pub use user::{CurrentUser, MaybeUser};
 

@@ -83,6 +83,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    access_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        scope -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     picture_uploads (id) {
         id -> BigInt,
         user_id -> BigInt,
@@ -91,6 +104,7 @@ diesel::table! {
 }
 
 diesel::joinable!(email_tokens -> users (user_id));
+diesel::joinable!(access_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -100,5 +114,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
     mail_requests,
     outbox,
-    picture_uploads
+    picture_uploads,
+    access_tokens
 );

@@ -301,8 +301,8 @@ pub fn swap_picture(
     })
 }
 
-/// Removes the account and all its sessions; returns its picture file for the caller to delete
-/// after the commit.
+/// Removes the account and all its sessions (its links and access tokens go by their foreign
+/// keys' cascade); returns its picture file for the caller to delete after the commit.
 pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {
     write_transaction(conn, |conn| {
         let picture = locked_picture(conn, id)?;

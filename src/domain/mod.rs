@@ -7,7 +7,7 @@ mod password;
 mod profile;
 mod username;
 
-pub use access_token::{AccessToken, Scope};
+pub use access_token::{AccessToken, Scope, TokenLifetime, TokenName};
 pub use email::{Email, EmailError, same_mailbox};
 pub use link::{LINK_LIFETIME_SECS, LinkToken, Purpose, TokenHash};
 pub use password::{Password, PasswordError};

@@ -212,7 +212,7 @@ pub fn search_key(text: &str) -> String {
 /// No control characters (but line breaks when `newlines`), no direction or invisible
 /// formatting characters, no blank-looking fillers. The joiners that emoji sequences and
 /// Persian or Indic writing need are allowed between two visible characters only.
-fn all_visible(text: &str, newlines: bool) -> bool {
+pub(super) fn all_visible(text: &str, newlines: bool) -> bool {
     let chars: Vec<char> = text.chars().collect();
     let visible = |c: Option<&char>| c.is_some_and(|c| !c.is_whitespace() && !is_format(*c));
     chars.iter().enumerate().all(|(i, &c)| match c {

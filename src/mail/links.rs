@@ -5,7 +5,7 @@
 
 use crate::db::outbox::{self, Claimed, Job};
 use crate::db::users::{self, User};
-use crate::db::{DbConn, DbError, throttle, tokens, write_transaction};
+use crate::db::{DbConn, DbError, access_tokens, throttle, tokens, write_transaction};
 use crate::domain::{Email, LinkToken, Purpose, TokenHash, Username, same_mailbox};
 
 use super::letters::{Kind, Letters, partly_hidden};
@@ -79,9 +79,9 @@ pub fn reset_link_user(conn: &mut DbConn, hash: &TokenHash) -> Result<Option<Use
     Ok(users::find(conn, link.user_id)?.filter(|u| u.email == link.email))
 }
 
-/// Uses a reset link: the new password is stored, every session of the account ends (and a
-/// change of address waiting for its link is withdrawn), the address the link went to is
-/// confirmed, and the account's failed logins are forgiven. Returns (user id, new session
+/// Uses a reset link: the new password is stored, every session and access token of the
+/// account ends (and a change of address waiting for its link is withdrawn), the address the
+/// link went to is confirmed, and the account's failed logins are forgiven. Returns (user id, new session
 /// epoch), or `None` when the link is used, expired, unknown, or went to an address the
 /// account no longer has.
 pub fn reset_password(
@@ -99,6 +99,8 @@ pub fn reset_password(
             return Ok(None);
         }
         let epoch = users::set_password(conn, link.user_id, password_hash)?;
+        // Whoever made the reset necessary may have made tokens too.
+        access_tokens::revoke_all(conn, link.user_id)?;
         users::mark_confirmed(conn, link.user_id)?;
         throttle::clear_account(conn, &format!("user:{}", link.user_id))?;
         Ok(Some((link.user_id, epoch)))

@@ -1,14 +1,14 @@
-//! The account page and its forms: profile, password, deletion.
+//! The account page and its forms: profile, password, deletion (access tokens: `tokens.rs`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::auth::{CsrfForm, CurrentUser, Passwords, TypedSession};
+use crate::auth::{CsrfForm, CurrentUser, Passwords, PrivateCookies, TypedSession};
 use crate::avatar::Avatars;
 use crate::db::users::User;
-use crate::db::{Db, DbError, users};
+use crate::db::{Db, DbError, access_tokens, users};
 use crate::domain::{Email, Username, same_mailbox};
 use crate::error::{AppError, see_other};
 use crate::ops::{
@@ -20,19 +20,38 @@ use crate::templates::{
 };
 
 use super::auth::{begin_attempt, forgive, too_many};
-use super::{UploadConfig, mail_requests, new_password};
+use super::{UploadConfig, mail_requests, new_password, tokens};
 use crate::mail::{DetailsChange, Outbox, links};
 use crate::proxy;
 
 /// The account page with the user's current values and `errors` beside their fields.
-pub fn account_page(
+pub async fn account_page(
     user: &CurrentUser,
     session: &TypedSession,
     upload: &UploadConfig,
+    db: &Db,
     status: StatusCode,
     typed: Typed,
     errors: AccountErrors,
 ) -> Result<HttpResponse, AppError> {
+    let page = account_view(user, session, upload, db, typed, errors, None).await?;
+    render(status, &page)
+}
+
+/// The page itself; `new_token` is an access token made just before, shown this once.
+async fn account_view(
+    user: &CurrentUser,
+    session: &TypedSession,
+    upload: &UploadConfig,
+    db: &Db,
+    typed: Typed,
+    errors: AccountErrors,
+    new_token: Option<String>,
+) -> Result<AccountPage, AppError> {
+    let id = user.id;
+    let token_rows = db
+        .run(move |conn| Ok::<_, AppError>(access_tokens::list(conn, id)?))
+        .await?;
     let (username, email) = typed
         .details
         .unwrap_or_else(|| (user.username.clone(), user.email.clone()));
@@ -41,7 +60,7 @@ pub fn account_page(
         bio: user.bio.clone().unwrap_or_default(),
         website: user.website.clone().unwrap_or_default(),
     });
-    let page = AccountPage {
+    Ok(AccountPage {
         layout: Layout::new(Some(user), session, true)?,
         profile_href: profile_path(&user.username),
         about,
@@ -53,24 +72,38 @@ pub fn account_page(
         pending_email: user.pending_email.clone(),
         max_upload: super::human_bytes(upload.max_bytes),
         max_bytes: upload.max_bytes,
+        tokens: tokens::card(token_rows, typed.token, new_token, crate::db::now()),
         errors,
-    };
-    render(status, &page)
+    })
 }
 
+/// The account page; just after an access token was made, with that token, this once.
 pub async fn show(
+    req: HttpRequest,
     user: CurrentUser,
     session: TypedSession,
+    db: web::Data<Db>,
     upload: web::Data<UploadConfig>,
+    cookies: web::Data<PrivateCookies>,
 ) -> Result<HttpResponse, AppError> {
-    account_page(
+    let (new_token, removal) = tokens::take_new_token(&req, &cookies, user.id);
+    let page = account_view(
         &user,
         &session,
         &upload,
-        StatusCode::OK,
+        &db,
         Typed::default(),
         AccountErrors::default(),
+        new_token,
     )
+    .await?;
+    let mut response = render(StatusCode::OK, &page)?;
+    if let Some(removal) = removal {
+        response
+            .add_cookie(&removal)
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(response)
 }
 
 /// Any other field a form sends (e.g. `image_file`) is ignored.
@@ -99,9 +132,10 @@ pub async fn update_profile(
             form.email.trim().to_owned(),
         )),
         about: None,
+        token: None,
     };
     let again =
-        |status, errors| account_page(&user, &session, &upload, status, typed.clone(), errors);
+        |status, errors| account_page(&user, &session, &upload, &db, status, typed.clone(), errors);
 
     let mut errors = AccountErrors::default();
     let username = Username::parse(&form.username)
@@ -111,7 +145,7 @@ pub async fn update_profile(
         .map_err(|e| errors.email = Some(e.to_string()))
         .ok();
     let (Some(username), Some(email)) = (username, email) else {
-        return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
+        return again(StatusCode::UNPROCESSABLE_ENTITY, errors).await;
     };
 
     let id = user.id;
@@ -125,7 +159,7 @@ pub async fn update_profile(
         ..AccountErrors::default()
     };
     if name_taken || email_taken {
-        return again(StatusCode::CONFLICT, conflict(name_taken, email_taken));
+        return again(StatusCode::CONFLICT, conflict(name_taken, email_taken)).await;
     }
     // A new address takes effect only through the link mailed to it; a change of case is
     // the same mailbox, and is saved as it is.
@@ -137,7 +171,7 @@ pub async fn update_profile(
             email: Some(mail_requests::too_many(wait)),
             ..AccountErrors::default()
         };
-        return again(StatusCode::TOO_MANY_REQUESTS, errors);
+        return again(StatusCode::TOO_MANY_REQUESTS, errors).await;
     }
     let account = user.user.clone();
     let wanted = email.clone();
@@ -153,8 +187,12 @@ pub async fn update_profile(
         .await;
     match saved {
         Ok(()) => {}
-        Err(DbError::UsernameTaken) => return again(StatusCode::CONFLICT, conflict(true, false)),
-        Err(DbError::EmailTaken) => return again(StatusCode::CONFLICT, conflict(false, true)),
+        Err(DbError::UsernameTaken) => {
+            return again(StatusCode::CONFLICT, conflict(true, false)).await;
+        }
+        Err(DbError::EmailTaken) => {
+            return again(StatusCode::CONFLICT, conflict(false, true)).await;
+        }
         Err(DbError::Unexpected(e)) => return Err(e.into()),
     }
     if new_address {
@@ -213,15 +251,18 @@ pub async fn update_about(
                     bio: form.bio,
                     website: form.website,
                 }),
+                token: None,
             };
             account_page(
                 &user,
                 &session,
                 &upload,
+                &ctx.db,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 typed,
                 errors,
             )
+            .await
         }
         Err(ProfileError::Unexpected(e)) => Err(e.into()),
     }
@@ -276,8 +317,17 @@ pub async fn change_password(
     passwords: web::Data<Passwords>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
-    let again =
-        |status, errors| account_page(&user, &session, &upload, status, Typed::default(), errors);
+    let again = |status, errors| {
+        account_page(
+            &user,
+            &session,
+            &upload,
+            &db,
+            status,
+            Typed::default(),
+            errors,
+        )
+    };
 
     let new = match new_password(form.password, &form.password_confirm) {
         Ok(new) => new,
@@ -287,7 +337,7 @@ pub async fn change_password(
                 password_confirm,
                 ..AccountErrors::default()
             };
-            return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
+            return again(StatusCode::UNPROCESSABLE_ENTITY, errors).await;
         }
     };
     if let Err((status, message)) =
@@ -297,7 +347,7 @@ pub async fn change_password(
             current_password: Some(message),
             ..AccountErrors::default()
         };
-        return again(status, errors);
+        return again(status, errors).await;
     }
 
     let hash = passwords.hash(new.into_secret()).await?;
@@ -337,7 +387,16 @@ pub async fn delete_account(
             delete_password: Some(message),
             ..AccountErrors::default()
         };
-        return account_page(&user, &session, &upload, status, Typed::default(), errors);
+        return account_page(
+            &user,
+            &session,
+            &upload,
+            &db,
+            status,
+            Typed::default(),
+            errors,
+        )
+        .await;
     }
     let id = user.id;
     let picture = db

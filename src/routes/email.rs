@@ -102,10 +102,12 @@ pub async fn resend(
             &user,
             &session,
             &upload,
+            &db,
             StatusCode::TOO_MANY_REQUESTS,
             Typed::default(),
             errors,
-        );
+        )
+        .await;
     }
     mail_requests::request_confirmation(&db, &outbox, user.id, &address).await?;
     session.flash(&format!(

@@ -12,6 +12,7 @@ mod media;
 mod password;
 mod picture;
 mod profile;
+mod tokens;
 
 use actix_web::web;
 
@@ -47,6 +48,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/picture", web::post().to(picture::upload))
         .route("/account/picture/delete", web::post().to(picture::remove))
         .route("/account/profile", web::post().to(account::update_about))
+        .route("/account/tokens", web::post().to(tokens::create))
+        .route(
+            "/account/tokens/{id}/delete",
+            web::post().to(tokens::revoke),
+        )
         .route("/users", web::get().to(directory::list))
         .route("/users/{username}", web::get().to(profile::show));
 }

@@ -25,19 +25,21 @@ pub async fn upload(
     ctx: web::Data<ops::Context>,
     config: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
-    let refuse = |status, message: String| {
+    let refuse = async |status, message: String| {
         let errors = AccountErrors {
             picture: Some(message),
             ..AccountErrors::default()
         };
-        account_page(&user, &session, &config, status, Typed::default(), errors)
+        let typed = Typed::default();
+        account_page(&user, &session, &config, &ctx.db, status, typed, errors).await
     };
-    let too_large = || refuse(StatusCode::PAYLOAD_TOO_LARGE, config.too_large_message());
+    let too_large =
+        async || refuse(StatusCode::PAYLOAD_TOO_LARGE, config.too_large_message()).await;
 
     let declared = multipart::declared_length(&req);
     if multipart::hopelessly_large(declared, &config) {
         ops::picture::count_upload("too_large");
-        return too_large();
+        return too_large().await;
     }
     let form = match multipart::read_form(body, &config, declared.unwrap_or(0)).await {
         Ok(form) => form,
@@ -46,7 +48,7 @@ pub async fn upload(
             if token.is_some() {
                 session.check_csrf(token.as_deref())?;
             }
-            return too_large();
+            return too_large().await;
         }
         Err(FormError::TimedOut) => {
             ops::picture::count_upload("timed_out");
@@ -65,7 +67,7 @@ pub async fn upload(
         Ok(upload) => upload,
         Err(refusal) => {
             ops::picture::count_upload(refusal.kind());
-            return refuse(refusal.status(), refusal.to_string());
+            return refuse(refusal.status(), refusal.to_string()).await;
         }
     };
     match ops::picture::replace(&ctx, user.id, upload).await {
@@ -74,7 +76,7 @@ pub async fn upload(
             Ok(see_other("/account"))
         }
         Err(PictureError::Unexpected(e)) => Err(e.into()),
-        Err(refusal) => refuse(refusal.status(), refusal.to_string()),
+        Err(refusal) => refuse(refusal.status(), refusal.to_string()).await,
     }
 }
 

@@ -26,8 +26,8 @@ async fn make_token(app: &TestApp, scope: &str) -> String {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "token made");
     let html = app.get_html("/account").await;
-    let marker = r#"id="new-token">"#;
-    let start = html.find(marker).expect("the token is shown once") + marker.len();
+    let at = html.find(r#"id="new-token""#).expect("the token is shown once");
+    let start = html[at..].find('>').expect("the code element") + at + 1;
     let end = html[start..].find('<').expect("end of the token") + start;
     html[start..end].trim().to_owned()
 }

@@ -22,3 +22,4 @@ mod pages;
 mod picture;
 mod profiles;
 mod sessions;
+mod tokens;

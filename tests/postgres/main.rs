@@ -29,6 +29,8 @@ mod picture;
 mod profiles;
 #[path = "../api/sessions.rs"]
 mod sessions;
+#[path = "../api/tokens.rs"]
+mod tokens;
 
 mod instances;
 mod objects;

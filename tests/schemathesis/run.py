@@ -96,7 +96,7 @@ def write_token(base):
         "/account/tokens",
         [("name", "schemathesis"), ("scope", "write"), ("expires_days", "1")],
     )
-    return re.search(r'id="new-token">\s*([^<\s]+)', browser.get("/account")).group(1)
+    return re.search(r'id="new-token"[^>]*>\s*([^<\s]+)', browser.get("/account")).group(1)
 
 
 def main():
