@@ -21,7 +21,10 @@ pub enum LogFormat {
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`): text lines, coloured only when
 /// stderr is a terminal, or one JSON object per line. Safe to call more than once.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // actix-http logs a request it cannot parse (a client's malformed header) at ERROR; the
+    // client got its 400, and nothing on the server is wrong.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_http::h1::dispatcher=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| BestEffortStderr);

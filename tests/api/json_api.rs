@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+#[allow(clippy::duplicate_mod)]
 #[path = "../common/images.rs"]
 mod images;
 
@@ -26,7 +27,9 @@ async fn make_token(app: &TestApp, scope: &str) -> String {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "token made");
     let html = app.get_html("/account").await;
-    let at = html.find(r#"id="new-token""#).expect("the token is shown once");
+    let at = html
+        .find(r#"id="new-token""#)
+        .expect("the token is shown once");
     let start = html[at..].find('>').expect("the code element") + at + 1;
     let end = html[start..].find('<').expect("end of the token") + start;
     html[start..end].trim().to_owned()

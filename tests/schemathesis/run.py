@@ -31,7 +31,6 @@ def start(binary, folder):
             "FOLIO_MAIL_DIR": os.path.join(folder, "mail"),
             # Schemathesis sends hundreds of pictures: the hourly limit has its own tests.
             "FOLIO_UPLOADS_PER_HOUR": "0",
-            "RUST_LOG": "warn,folio=info",
         }
     )
     log = open(os.path.join(folder, "server.log"), "w+")
