@@ -17,6 +17,17 @@
 //! so the figures can be compared as ratios taken in one run. Images come from
 //! `FOLIO_BENCH_IMAGES` (a `make_images.py` folder) or are generated.
 //!
+//! `--api` compares Folio's two doors and the peer's API side by side, in one run: uploads of
+//! the 12 MP JPEG at concurrency 4 through the form (`POST /account/picture`), through the API
+//! (`PATCH /api/v1/me/picture` with a write token) and through the peer's API; reads at
+//! concurrency 16 of `GET /api/v1/users/{username}`, the profile page and the peer's
+//! `GET /api/users/{id}`; and what a bearer token costs: `GET /api/v1/me` with a read token
+//! against the public `GET /api/v1/users/{username}` of the same member, at concurrency 1 and
+//! 16. The cases of each comparison alternate (a, b, a, b), then a markdown table of the
+//! figures and their ratios is printed.
+//!
+//!     cargo run --release --example loadtest -- --api --seconds 10 --peer URL --peer-pid PID
+//!
 //! `--directory [--members N]` benchmarks the member directory instead: it seeds N members
 //! (default 1,000,000) straight into a fresh database, starts Folio on it, and reports
 //! requests/s and latency at concurrency 16 of `/users`, a page 90% deep (a cursor sealed
@@ -45,6 +56,7 @@ struct Args {
     uploads_only: bool,
     peer: Option<String>,
     peer_pid: Option<u32>,
+    api: bool,
     directory: bool,
     members: usize,
 }
@@ -57,6 +69,7 @@ fn args() -> Args {
         uploads_only: false,
         peer: None,
         peer_pid: None,
+        api: false,
         directory: false,
         members: 1_000_000,
     };
@@ -75,6 +88,7 @@ fn args() -> Args {
             "--uploads-only" => args.uploads_only = true,
             "--peer" => args.peer = it.next(),
             "--peer-pid" => args.peer_pid = it.next().and_then(|s| s.parse().ok()),
+            "--api" => args.api = true,
             "--directory" => args.directory = true,
             "--members" => {
                 args.members = it.next().and_then(|s| s.parse().ok()).expect("--members N")
@@ -98,9 +112,20 @@ enum Target {
     Peer { base: String },
 }
 
+/// Which of Folio's doors a picture goes through: the account page's form (session cookie and
+/// CSRF token) or the JSON API (a bearer token). The peer has one door, its API, whichever is
+/// asked for.
+#[derive(Clone, Copy)]
+enum Door {
+    Form,
+    Api,
+}
+
 struct Uploader {
     client: Client,
     token: String,
+    /// A write token for Folio's API, once [`access_token`] has made one.
+    bearer: String,
     user_id: u64,
 }
 
@@ -133,6 +158,7 @@ impl Target {
                 Uploader {
                     client,
                     token,
+                    bearer: String::new(),
                     user_id: 0,
                 }
             }
@@ -148,44 +174,47 @@ impl Target {
                 Uploader {
                     client,
                     token: String::new(),
+                    bearer: String::new(),
                     user_id,
                 }
             }
         }
     }
 
-    async fn upload(&self, who: &Uploader, bytes: &Bytes) -> bool {
+    async fn upload(&self, door: Door, who: &Uploader, bytes: &Bytes) -> bool {
         // A shared buffer, not a copy per request: the generator shares the server's cores.
         let part =
             multipart::Part::stream_with_length(Body::from(bytes.clone()), bytes.len() as u64)
                 .file_name("photo.jpg");
-        let response = match self {
-            Target::Folio { base, .. } => {
+        let request = match (self, door) {
+            (Target::Folio { base, .. }, Door::Form) => {
                 let form = multipart::Form::new()
                     .text("csrf_token", who.token.clone())
                     .part("picture", part);
                 who.client
                     .post(format!("{base}/account/picture"))
                     .multipart(form)
-                    .send()
-                    .await
             }
-            Target::Peer { base } => {
+            (Target::Folio { base, .. }, Door::Api) => {
+                let form = multipart::Form::new().part("picture", part);
+                who.client
+                    .patch(format!("{base}/api/v1/me/picture"))
+                    .bearer_auth(&who.bearer)
+                    .multipart(form)
+            }
+            (Target::Peer { base }, _) => {
                 let form = multipart::Form::new().part("file", part);
                 who.client
                     .patch(format!("{base}/api/users/{}/picture", who.user_id))
                     .multipart(form)
-                    .send()
-                    .await
             }
         };
-        match response {
-            Ok(r) => {
-                let ok = r.status() == StatusCode::SEE_OTHER || r.status() == StatusCode::OK;
-                let _ = r.bytes().await;
-                ok
-            }
-            Err(_) => false,
+        answered(request, &[StatusCode::SEE_OTHER, StatusCode::OK]).await
+    }
+
+    fn base(&self) -> &str {
+        match self {
+            Target::Folio { base, .. } | Target::Peer { base } => base,
         }
     }
 
@@ -195,12 +224,66 @@ impl Target {
             Target::Peer { base } => format!("{base}/users/{id}"),
         }
     }
+
+    /// The member's public profile as JSON.
+    fn profile_json_url(&self, name: &str, id: u64) -> String {
+        match self {
+            Target::Folio { base, .. } => format!("{base}/api/v1/users/{name}"),
+            Target::Peer { base } => format!("{base}/api/users/{id}"),
+        }
+    }
 }
 
 async fn page_ok(client: &Client, url: &str) -> bool {
-    match client.get(url).send().await {
-        Ok(response) => response.status() == StatusCode::OK && response.bytes().await.is_ok(),
-        Err(_) => false,
+    answered(client.get(url), &[StatusCode::OK]).await
+}
+
+/// Sends `request` and reads the whole answer: true when its status is one of `ok`. Each kind
+/// of failure (method, path and status) is told once on stderr with the start of its body, so
+/// a count of failures comes with its cause.
+async fn answered(request: reqwest::RequestBuilder, ok: &[StatusCode]) -> bool {
+    let (client, request) = request.build_split();
+    let Ok(request) = request else {
+        return false;
+    };
+    let method = request.method().clone();
+    let path_of = |e: &reqwest::Error| e.url().map_or_else(String::new, |u| u.path().to_owned());
+    let failure = match client.execute(request).await {
+        Ok(response) if ok.contains(&response.status()) => {
+            let status = response.status();
+            match response.bytes().await {
+                Ok(_) => return true,
+                Err(e) => (
+                    format!("{method} {}: {status}, body cut", path_of(&e)),
+                    e.to_string(),
+                ),
+            }
+        }
+        Ok(response) => {
+            let status = response.status();
+            let path = response.url().path().to_owned();
+            let body = response.bytes().await.unwrap_or_default();
+            let start = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            (format!("{method} {path}: {status}"), start)
+        }
+        Err(e) => (
+            format!("{method} {}: no answer", path_of(&e)),
+            e.to_string(),
+        ),
+    };
+    note_failure(failure);
+    false
+}
+
+/// Tells the first failure of each kind on stderr.
+fn note_failure((kind, detail): (String, String)) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !seen.contains(&kind) {
+        eprintln!("failed: {kind}: {detail}");
+        seen.push(kind);
     }
 }
 
@@ -218,6 +301,40 @@ async fn token(client: &Client, url: &str) -> String {
     html[start..start + html[start..].find('"').expect("quote")].to_owned()
 }
 
+/// Makes a personal access token of `scope` (`read` or `write`) on the account page of `who`'s
+/// session, and reads it from the page the form leads to, the one place it is ever shown.
+async fn access_token(base: &str, who: &Uploader, scope: &str) -> String {
+    let r = who
+        .client
+        .post(format!("{base}/account/tokens"))
+        .form(&[
+            ("csrf_token", who.token.as_str()),
+            ("name", &format!("load test, {scope}")),
+            ("scope", scope),
+            ("expires_days", "30"),
+        ])
+        .send()
+        .await
+        .expect("create a token");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "create a {scope} token");
+    let html = who
+        .client
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let code = html
+        .find(r#"<code id="new-token""#)
+        .expect("the new token on the account page");
+    let start = code + html[code..].find('>').expect("tag end") + 1;
+    html[start..start + html[start..].find('<').expect("code end")]
+        .trim()
+        .to_owned()
+}
+
 struct Stats {
     latencies: Vec<Duration>,
     failures: usize,
@@ -231,6 +348,22 @@ impl Stats {
         }
         let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
         self.latencies[i].as_secs_f64() * 1000.0
+    }
+
+    /// Several runs of one case as one: latencies pooled, times added.
+    fn merge(parts: Vec<Stats>) -> Stats {
+        let mut all = Stats {
+            latencies: Vec::new(),
+            failures: 0,
+            elapsed: Duration::ZERO,
+        };
+        for part in parts {
+            all.latencies.extend(part.latencies);
+            all.failures += part.failures;
+            all.elapsed += part.elapsed;
+        }
+        all.latencies.sort();
+        all
     }
 
     fn rate(&self) -> f64 {
@@ -351,6 +484,8 @@ fn start_folio_with(
         )
         .env("FOLIO_SECRET_KEY_FILE", dir.join("folio.key"))
         .env("RUST_LOG", "warn,folio::startup=info")
+        // Every phase sends far more pictures an hour than an account may.
+        .env("FOLIO_UPLOADS_PER_HOUR", "0")
         .envs(settings.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
@@ -372,6 +507,19 @@ fn start_folio_with(
     (child, base)
 }
 
+/// The start of this run's user names: new on every run and backend, so a database that is
+/// not empty does not matter.
+fn fresh_prefix() -> String {
+    static PHASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "lt{}x{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() % 1_000_000),
+        PHASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 async fn phases(
     target: Target,
     pid: u32,
@@ -385,15 +533,7 @@ async fn phases(
         Target::Folio { backend, .. } => format!("folio {backend}"),
         Target::Peer { .. } => "peer".to_owned(),
     };
-    // New names on every run and backend, so a database that is not empty does not matter.
-    static PHASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let prefix = format!(
-        "lt{}x{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() % 1_000_000),
-        PHASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
+    let prefix = fresh_prefix();
     let mut uploaders = Vec::new();
     for i in 0..16 {
         uploaders.push(target.new_user(&format!("{prefix}u{i}")).await);
@@ -410,7 +550,7 @@ async fn phases(
     let (server_cpu, own_cpu) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
     let uploads = run(4, duration, move |w| {
         let (t, u, p) = (t.clone(), u.clone(), p.clone());
-        async move { t.upload(&u[w], &p).await }
+        async move { t.upload(Door::Form, &u[w], &p).await }
     })
     .await;
     println!(
@@ -445,7 +585,7 @@ async fn phases(
     let (u, p) = (uploaders.clone(), photo24.clone());
     let burst = tokio::spawn(run(16, duration, move |w| {
         let (t, u, p) = (t.clone(), u.clone(), p.clone());
-        async move { t.upload(&u[w], &p).await }
+        async move { t.upload(Door::Form, &u[w], &p).await }
     }));
     let (r, url) = (reader.clone(), profile.clone());
     let during = run(2, duration, move |_| {
@@ -494,21 +634,30 @@ async fn main() {
             let dir = tempfile::tempdir().expect("temp dir");
             let (mut child, base) = start_folio(dir.path(), database_url, media_store);
             println!("folio on {backend} at {base}, {} s per phase", args.seconds);
-            phases(
-                Target::Folio { base, backend },
-                child.id(),
-                args.seconds,
-                args.uploads_only,
-                photo12.clone(),
-                photo24.clone(),
-            )
-            .await;
+            let folio = Target::Folio { base, backend };
+            if args.api {
+                let peer = args.peer.clone().map(|base| Target::Peer { base });
+                let peer_pid = args.peer_pid.unwrap_or(0);
+                let pids = (child.id(), peer_pid);
+                api_phases(folio, peer, pids, args.seconds, photo12.clone()).await;
+            } else {
+                phases(
+                    folio,
+                    child.id(),
+                    args.seconds,
+                    args.uploads_only,
+                    photo12.clone(),
+                    photo24.clone(),
+                )
+                .await;
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    if let Some(peer) = args.peer {
+    // With `--api` the peer ran beside each Folio.
+    if let Some(peer) = args.peer.filter(|_| !args.api) {
         let pid = args.peer_pid.unwrap_or(0);
         println!("peer at {peer}");
         phases(
@@ -521,6 +670,306 @@ async fn main() {
         )
         .await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `--api`: Folio's JSON API beside its form and page, and beside the peer's API.
+// ---------------------------------------------------------------------------------------------
+
+/// How many times each case of a comparison runs, in turn with the others.
+const ROUNDS: usize = 2;
+
+/// A request the `--api` mode makes again and again, from each worker.
+enum Call {
+    /// The picture, from the account of the worker's number, through `door`.
+    Upload {
+        target: Target,
+        door: Door,
+        from: Arc<Vec<Uploader>>,
+        photo: Bytes,
+    },
+    /// A GET, with a bearer token or without.
+    Get {
+        client: Client,
+        url: String,
+        bearer: Option<String>,
+    },
+}
+
+impl Call {
+    async fn make(&self, worker: usize) -> bool {
+        match self {
+            Call::Upload {
+                target,
+                door,
+                from,
+                photo,
+            } => {
+                target
+                    .upload(*door, &from[worker % from.len()], photo)
+                    .await
+            }
+            Call::Get {
+                client,
+                url,
+                bearer,
+            } => {
+                let request = client.get(url);
+                let request = match bearer {
+                    Some(token) => request.bearer_auth(token),
+                    None => request,
+                };
+                answered(request, &[StatusCode::OK]).await
+            }
+        }
+    }
+}
+
+/// One row of a comparison: what it times, and the process whose CPU time it counts.
+struct Case {
+    what: String,
+    pid: u32,
+    call: Arc<Call>,
+}
+
+/// A case's figures over all its rounds.
+struct Measured {
+    stats: Stats,
+    /// The server's CPU time per successful request, ms.
+    cpu_ms: f64,
+}
+
+/// Runs every case for `duration` at `concurrency`, [`ROUNDS`] times in turn (a, b, a, b) and
+/// each round printed, so a drift of the shared machine shows between rounds rather than as a
+/// difference between cases.
+async fn alternate(cases: &[Case], concurrency: usize, duration: Duration) -> Vec<Measured> {
+    let mut parts: Vec<Vec<Stats>> = cases.iter().map(|_| Vec::new()).collect();
+    let mut cpu = vec![0.0; cases.len()];
+    for round in 1..=ROUNDS {
+        for (i, case) in cases.iter().enumerate() {
+            let before = cpu_seconds(case.pid);
+            let call = case.call.clone();
+            let stats = run(concurrency, duration, move |w| {
+                let call = call.clone();
+                async move { call.make(w).await }
+            })
+            .await;
+            cpu[i] += cpu_seconds(case.pid) - before;
+            let what = format!("{}, concurrency {concurrency}, round {round}", case.what);
+            println!("{}", stats.line(&what));
+            parts[i].push(stats);
+        }
+    }
+    parts
+        .into_iter()
+        .zip(cpu)
+        .map(|(parts, cpu)| {
+            let stats = Stats::merge(parts);
+            let cpu_ms = cpu * 1000.0 / stats.latencies.len().max(1) as f64;
+            Measured { stats, cpu_ms }
+        })
+        .collect()
+}
+
+/// The markdown rows of a comparison.
+fn table_rows(phase: &str, concurrency: usize, cases: &[Case], measured: &[Measured]) {
+    for (case, m) in cases.iter().zip(measured) {
+        println!(
+            "| {phase} | {} | {concurrency} | {:.1} | {:.2} | {:.2} | {} | {} | {:.2} |",
+            case.what,
+            m.stats.rate(),
+            m.stats.percentile(0.5),
+            m.stats.percentile(0.99),
+            m.stats.latencies.len(),
+            m.stats.failures,
+            m.cpu_ms
+        );
+    }
+}
+
+/// A markdown row of `a`'s figures over `b`'s.
+fn ratio_row(what: &str, a: &Measured, b: &Measured) {
+    println!(
+        "| {what} | ×{:.2} | ×{:.2} | ×{:.2} | ×{:.2} |",
+        a.stats.rate() / b.stats.rate(),
+        a.stats.percentile(0.5) / b.stats.percentile(0.5),
+        a.stats.percentile(0.99) / b.stats.percentile(0.99),
+        a.cpu_ms / b.cpu_ms
+    );
+}
+
+/// `--api` against one Folio (and the peer, when given): uploads through each door, public
+/// reads, and the bearer token's cost. `pids`: Folio's and the peer's (0: not known).
+async fn api_phases(
+    folio: Target,
+    peer: Option<Target>,
+    pids: (u32, u32),
+    seconds: u64,
+    photo12: Bytes,
+) {
+    let duration = Duration::from_secs(seconds);
+    let (folio_pid, peer_pid) = pids;
+    let prefix = fresh_prefix();
+    let member = format!("{prefix}u0");
+
+    // Four members, each with a session for the form and a write token for the API; the first
+    // also with a read token. Four peer users.
+    let mut members = Vec::new();
+    for i in 0..4 {
+        let mut who = folio.new_user(&format!("{prefix}u{i}")).await;
+        who.bearer = access_token(folio.base(), &who, "write").await;
+        members.push(who);
+    }
+    let read_token = access_token(folio.base(), &members[0], "read").await;
+    let members = Arc::new(members);
+    let mut peer_users = Vec::new();
+    if let Some(peer) = &peer {
+        for i in 0..4 {
+            peer_users.push(peer.new_user(&format!("{prefix}u{i}")).await);
+        }
+    }
+    let peer_users = Arc::new(peer_users);
+    let reader = Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+
+    let upload = |target: &Target, door: Door, from: &Arc<Vec<Uploader>>| {
+        Arc::new(Call::Upload {
+            target: target.clone(),
+            door,
+            from: from.clone(),
+            photo: photo12.clone(),
+        })
+    };
+    let get = |url: String, bearer: Option<&str>| {
+        Arc::new(Call::Get {
+            client: reader.clone(),
+            url,
+            bearer: bearer.map(str::to_owned),
+        })
+    };
+    let case = |what: &str, pid: u32, call: Arc<Call>| Case {
+        what: what.to_owned(),
+        pid,
+        call,
+    };
+
+    println!("uploads of the 12 MP JPEG:");
+    let mut uploads = vec![
+        case(
+            "Folio form `POST /account/picture`",
+            folio_pid,
+            upload(&folio, Door::Form, &members),
+        ),
+        case(
+            "Folio API `PATCH /api/v1/me/picture`",
+            folio_pid,
+            upload(&folio, Door::Api, &members),
+        ),
+    ];
+    if let Some(peer) = &peer {
+        uploads.push(case(
+            "peer API `PATCH /api/users/{id}/picture`",
+            peer_pid,
+            upload(peer, Door::Api, &peer_users),
+        ));
+    }
+    let uploaded = alternate(&uploads, 4, duration).await;
+
+    // The member has a picture by now, as most members shown have.
+    println!("reads of one member's profile:");
+    let mut reads = vec![
+        case(
+            "Folio API `GET /api/v1/users/{username}`",
+            folio_pid,
+            get(folio.profile_json_url(&member, 0), None),
+        ),
+        case(
+            "Folio page `GET /users/{username}`",
+            folio_pid,
+            get(folio.profile_url(&member, 0), None),
+        ),
+    ];
+    if let Some(peer) = &peer {
+        reads.push(case(
+            "peer API `GET /api/users/{id}`",
+            peer_pid,
+            get(peer.profile_json_url("", peer_users[0].user_id), None),
+        ));
+    }
+    let read = alternate(&reads, 16, duration).await;
+
+    println!("the bearer token's cost:");
+    let tokens = [
+        case(
+            "Folio API `GET /api/v1/users/{username}`, no token",
+            folio_pid,
+            get(folio.profile_json_url(&member, 0), None),
+        ),
+        case(
+            "Folio API `GET /api/v1/me`, read token",
+            folio_pid,
+            get(format!("{}/api/v1/me", folio.base()), Some(&read_token)),
+        ),
+    ];
+    let alone = alternate(&tokens, 1, duration).await;
+    let crowded = alternate(&tokens, 16, duration).await;
+
+    let backend = match &folio {
+        Target::Folio { backend, .. } => backend.as_str(),
+        Target::Peer { .. } => "peer",
+    };
+    println!(
+        "\n### Folio's API on {backend}: {seconds} s a round, {ROUNDS} rounds, cases in turn\n"
+    );
+    println!(
+        "| phase | case | concurrency | requests/s | p50 ms | p99 ms | ok | failed | server CPU ms/request |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    table_rows("upload 12 MP JPEG", 4, &uploads, &uploaded);
+    table_rows("read a profile", 16, &reads, &read);
+    table_rows("token cost", 1, &tokens, &alone);
+    table_rows("token cost", 16, &tokens, &crowded);
+    println!("\n| ratio | requests/s | p50 | p99 | server CPU/request |");
+    println!("| --- | --- | --- | --- | --- |");
+    ratio_row(
+        "uploads: Folio API ÷ Folio form",
+        &uploaded[1],
+        &uploaded[0],
+    );
+    if let Some(peer) = uploaded.get(2) {
+        ratio_row("uploads: Folio API ÷ peer API", &uploaded[1], peer);
+    }
+    ratio_row("reads: Folio API ÷ Folio page", &read[0], &read[1]);
+    if let Some(peer) = read.get(2) {
+        ratio_row("reads: Folio API ÷ peer API", &read[0], peer);
+    }
+    ratio_row("concurrency 1: `/me` ÷ public", &alone[1], &alone[0]);
+    ratio_row("concurrency 16: `/me` ÷ public", &crowded[1], &crowded[0]);
+    let more = |m: &[Measured], p: f64| m[1].stats.percentile(p) - m[0].stats.percentile(p);
+    println!(
+        "\nThe bearer token (`GET /api/v1/me` with a read token minus the public \
+         `GET /api/v1/users/{{username}}` of the same member): concurrency 1 p50 {:+.3} ms, p99 \
+         {:+.3} ms (target ≤ +0.2 ms at p50: {}); concurrency 16 p50 {:+.3} ms, p99 {:+.3} ms.",
+        more(&alone, 0.5),
+        more(&alone, 0.99),
+        if more(&alone, 0.5) <= 0.2 {
+            "met"
+        } else {
+            "NOT met"
+        },
+        more(&crowded, 0.5),
+        more(&crowded, 0.99)
+    );
+    print!("\nPeak RSS: Folio {:.0} MB", peak_rss_mb(folio_pid));
+    if peer.is_some() {
+        print!(
+            ", peer {:.0} MB (over its whole life)",
+            peak_rss_mb(peer_pid)
+        );
+    }
+    println!(".");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -180,14 +180,10 @@ impl Page {
         limit: Option<&str>,
         cursors: &CursorKey,
     ) -> Result<Self, PageError> {
-        // An empty field is one not given, as a form with nothing typed sends it.
-        fn given(v: Option<&str>) -> Option<&str> {
-            v.filter(|v| !v.trim().is_empty())
-        }
         Ok(Self {
             prefix: Prefix::parse(q),
-            after: given(after).map(|a| cursors.open(a)).transpose()?,
-            limit: Limit::parse(given(limit))?,
+            after: after.map(|a| cursors.open(a)).transpose()?,
+            limit: Limit::parse(limit)?,
         })
     }
 

@@ -48,7 +48,7 @@ pub async fn page(
 pub struct Reference {
     pub title: String,
     pub version: String,
-    pub description: String,
+    pub description: Prose,
     pub operations: Vec<Operation>,
     pub schemas: Vec<Schema>,
 }
@@ -58,7 +58,7 @@ pub struct Operation {
     pub path: String,
     pub anchor: String,
     pub summary: String,
-    pub description: String,
+    pub description: Prose,
     /// "none", "a read token" or "a write token".
     pub token: &'static str,
     pub parameters: Vec<Parameter>,
@@ -72,19 +72,19 @@ pub struct Parameter {
     pub location: String,
     pub required: bool,
     pub shape: Shape,
-    pub description: String,
+    pub description: Prose,
 }
 
 pub struct Response {
     pub status: String,
-    pub description: String,
+    pub description: Prose,
     pub shape: Option<Shape>,
     pub headers: Vec<String>,
 }
 
 pub struct Schema {
     pub name: String,
-    pub description: String,
+    pub description: Prose,
     pub fields: Vec<Field>,
 }
 
@@ -92,7 +92,40 @@ pub struct Field {
     pub name: String,
     pub required: bool,
     pub shape: Shape,
-    pub description: String,
+    pub description: Prose,
+}
+
+/// A description as the page shows it: paragraphs (blank lines apart in the doc comment;
+/// single line breaks are only where the source wrapped) of text and `code` spans.
+pub struct Prose(pub Vec<Vec<Span>>);
+
+pub struct Span {
+    pub text: String,
+    pub code: bool,
+}
+
+impl Prose {
+    fn of(value: &Value) -> Self {
+        let text = value.as_str().unwrap_or_default();
+        Self(
+            text.split("\n\n")
+                .map(|paragraph| paragraph.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|paragraph| !paragraph.is_empty())
+                .map(|paragraph| {
+                    // Backticks alternate: text, code, text, …
+                    paragraph
+                        .split('`')
+                        .enumerate()
+                        .filter(|(_, part)| !part.is_empty())
+                        .map(|(i, part)| Span {
+                            text: part.to_owned(),
+                            code: i % 2 == 1,
+                        })
+                        .collect()
+                })
+                .collect(),
+        )
+    }
 }
 
 /// A type as words, and the schema it names for a link, if any.
@@ -116,14 +149,14 @@ impl Reference {
             .flatten()
             .map(|(name, schema)| Schema {
                 name: name.clone(),
-                description: text(&schema["description"]),
+                description: Prose::of(&schema["description"]),
                 fields: fields(schema),
             })
             .collect();
         Self {
             title: text(&doc["info"]["title"]),
             version: text(&doc["info"]["version"]),
-            description: text(&doc["info"]["description"]),
+            description: Prose::of(&doc["info"]["description"]),
             operations,
             schemas,
         }
@@ -148,7 +181,7 @@ fn operation(path: &str, method: &str, op: &Value) -> Operation {
             location: text(&p["in"]),
             required: p["required"].as_bool().unwrap_or(false),
             shape: shape(&p["schema"]),
-            description: text(&p["description"]),
+            description: Prose::of(&p["description"]),
         })
         .collect();
     let body = op["requestBody"]["content"]
@@ -161,7 +194,7 @@ fn operation(path: &str, method: &str, op: &Value) -> Operation {
         .flatten()
         .map(|(status, r)| Response {
             status: status.clone(),
-            description: text(&r["description"]),
+            description: Prose::of(&r["description"]),
             shape: r["content"]
                 .as_object()
                 .and_then(|c| c.values().next())
@@ -177,7 +210,7 @@ fn operation(path: &str, method: &str, op: &Value) -> Operation {
         path: path.to_owned(),
         anchor: format!("{method}-{}", anchor_of(path)),
         summary: text(&op["summary"]),
-        description: text(&op["description"]),
+        description: Prose::of(&op["description"]),
         token,
         parameters,
         body,
@@ -208,7 +241,7 @@ fn fields(schema: &Value) -> Vec<Field> {
             name: name.clone(),
             required: required.contains(&name.as_str()),
             shape: shape(s),
-            description: s["description"].as_str().unwrap_or_default().to_owned(),
+            description: Prose::of(&s["description"]),
         })
         .collect()
 }
@@ -274,6 +307,23 @@ fn shape(schema: &Value) -> Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prose_keeps_paragraphs_and_code_and_drops_the_source_wrapping() {
+        let prose = Prose::of(&Value::from("Send `a`\nand b.\n\nThen `c`."));
+        let words: Vec<Vec<(&str, bool)>> = prose
+            .0
+            .iter()
+            .map(|p| p.iter().map(|s| (s.text.as_str(), s.code)).collect())
+            .collect();
+        assert_eq!(
+            words,
+            [
+                vec![("Send ", false), ("a", true), (" and b.", false)],
+                vec![("Then ", false), ("c", true), (".", false)],
+            ]
+        );
+    }
 
     #[test]
     fn the_page_shows_every_operation_and_schema_of_the_document() {

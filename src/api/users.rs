@@ -62,6 +62,7 @@ pub struct DirectoryQuery {
     /// Members whose username or display name starts with this, ignoring case.
     q: Option<String>,
     /// Where a page starts: the `next` of the page before (opaque).
+    #[param(min_length = 1)]
     after: Option<String>,
     /// Members per page.
     #[param(value_type = Option<u8>, minimum = 1, maximum = 50, default = 20)]

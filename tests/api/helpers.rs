@@ -235,6 +235,14 @@ pub fn csrf_token(html: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// The text of `<code id="new-token">`, if the page shows one.
+pub fn shown_token(html: &str) -> Option<String> {
+    let start = html.find(r#"id="new-token""#)?;
+    let rest = &html[start..];
+    let text = &rest[rest.find('>')? + 1..];
+    Some(text[..text.find("</code>")?].trim().to_owned())
+}
+
 pub fn location(response: &Response) -> String {
     response
         .headers()
@@ -378,6 +386,24 @@ impl TestApp {
             .send()
             .await
             .expect("upload")
+    }
+
+    /// Makes an access token of `scope` from the account page's card and reads it off the
+    /// page after the 303, where it is shown once.
+    pub async fn make_token(&self, scope: &str) -> String {
+        let response = self
+            .submit(
+                "/account",
+                "/account/tokens",
+                &[
+                    ("name", "a script"),
+                    ("scope", scope),
+                    ("expires_days", "30"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "token made");
+        shown_token(&self.get_html("/account").await).expect("the new token is shown")
     }
 
     /// The session cookie as a `name=value` pair, to replay from another client.

@@ -12,33 +12,10 @@ mod images;
 
 use images::*;
 
-/// Makes a token from the account page's card and reads it off the page after the 303.
-async fn make_token(app: &TestApp, scope: &str) -> String {
-    let response = app
-        .submit(
-            "/account",
-            "/account/tokens",
-            &[
-                ("name", "a script"),
-                ("scope", scope),
-                ("expires_days", "30"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "token made");
-    let html = app.get_html("/account").await;
-    let at = html
-        .find(r#"id="new-token""#)
-        .expect("the token is shown once");
-    let start = html[at..].find('>').expect("the code element") + at + 1;
-    let end = html[start..].find('<').expect("end of the token") + start;
-    html[start..end].trim().to_owned()
-}
-
 /// A member, logged in, with a token of `scope`.
 async fn member_with_token(app: &TestApp, name: &str, scope: &str) -> String {
     app.sign_up(name).await;
-    make_token(app, scope).await
+    app.make_token(scope).await
 }
 
 /// A request from a program: no cookies, the token in the header.

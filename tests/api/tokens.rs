@@ -20,14 +20,6 @@ async fn create_token(app: &TestApp, name: &str, scope: &str, days: &str) -> req
     .await
 }
 
-/// The text of `<code id="new-token">`, if the page shows one.
-fn shown_token(html: &str) -> Option<String> {
-    let start = html.find(r#"id="new-token""#)?;
-    let rest = &html[start..];
-    let text = &rest[rest.find('>')? + 1..];
-    Some(text[..text.find("</code>")?].to_owned())
-}
-
 /// Every stored token as (id, owner's username, name, scope, hash, created, expires).
 type Row = (i64, String, String, String, String, i64, Option<i64>);
 

@@ -24,6 +24,48 @@ async fn two_instances() -> (TestApp, TestApp) {
 }
 
 #[tokio::test]
+async fn the_hourly_upload_limit_counts_the_form_and_the_api_on_every_instance() {
+    let a = spawn_app_with(|s| s.uploads_per_hour = 3).await;
+    let b = a.another_instance().await;
+    a.sign_up("ada").await;
+    let token = a.make_token("write").await;
+    let photo = || solid_png(40, 40, [20, 120, 220]);
+    let api = |app: &TestApp| {
+        let form = reqwest::multipart::Form::new().part(
+            "picture",
+            reqwest::multipart::Part::bytes(photo()).file_name("p.png"),
+        );
+        reqwest::Client::new()
+            .patch(app.url("/api/v1/me/picture"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(
+        a.upload_picture(photo(), "p.png", "image/png")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(api(&b).await.expect("upload").status(), StatusCode::OK);
+    assert_eq!(
+        b.upload_picture(photo(), "p.png", "image/png")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let refused = api(&a).await.expect("upload");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!header(refused.headers(), "retry-after").is_empty());
+    assert_eq!(
+        b.upload_picture(photo(), "p.png", "image/png")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
 async fn a_session_made_on_one_instance_works_on_the_other_until_logged_out_on_either() {
     let (a, b) = two_instances().await;
     assert_ne!(a.port, b.port);
