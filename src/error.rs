@@ -77,6 +77,9 @@ impl From<crate::db::DbError> for AppError {
     }
 }
 
+/// How long a request waits to see whether a database that was down answers again.
+const DOWN_RECHECK: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// How long a client is asked to wait while the database cannot be reached.
 pub const RETRY_AFTER_SECS: i64 = 5;
 
@@ -110,10 +113,25 @@ struct ErrorSlot(Rc<RefCell<Option<HttpRequest>>>);
 /// Making a response needs the request, and actix forbids holding a copy of it while it is
 /// routed further in: the copy waits in a slot that [`release_error_slot`], placed just
 /// inside the session middleware, empties on the way in.
+///
+/// While the database is known to be down, the request is answered 503 here, before the
+/// session is touched: a session saved after the handler fails where no request is left to
+/// make a page with. One quick look at the database first, so service resumes as soon as it
+/// answers again.
 pub async fn catch_session_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let down = req
+        .app_data::<actix_web::web::Data<crate::db::Db>>()
+        .filter(|db| db.is_down())
+        .cloned();
+    if let Some(db) = down
+        && db.ping(DOWN_RECHECK).await.is_err()
+    {
+        let (request, _) = req.into_parts();
+        return Ok(ServiceResponse::from_err(AppError::Unavailable, request).map_into_right_body());
+    }
     let slot = Rc::new(RefCell::new(Some(req.request().clone())));
     req.extensions_mut().insert(ErrorSlot(slot.clone()));
     // The request's extensions hold the slot, and the slot a copy of the request: should this

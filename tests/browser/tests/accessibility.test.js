@@ -82,6 +82,7 @@ const STATES = [
   { name: 'profile with picture', anonymous: true, go: (p, b) => p.goto(`${b}/users/grace`) },
   { name: 'profile with initials avatar', go: (p, b) => p.goto(`${b}/users/henry`) },
   { name: 'not found', anonymous: true, go: (p, b) => p.goto(`${b}/nowhere`) },
+  { name: 'API reference', anonymous: true, go: (p, b) => p.goto(`${b}/api/docs`) },
 ];
 
 describe('axe-core finds nothing serious', () => {

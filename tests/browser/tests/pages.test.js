@@ -37,6 +37,7 @@ const PAGES = [
   { name: 'login', path: '/login', anonymous: true },
   { name: 'account', path: '/account' },
   { name: 'profile', path: '/users/grace' },
+  { name: 'api-docs', path: '/api/docs', anonymous: true },
 ];
 
 async function open(target, options) {
