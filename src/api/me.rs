@@ -8,6 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::auth::{Reader, Writer};
+use super::problem::{InsufficientScope, Unauthorized, Unavailable};
 use super::{Account, Links, Problem, json, unexpected};
 use crate::avatar::PictureUrls;
 use crate::db::users::{self, User};
@@ -24,10 +25,8 @@ use crate::routes::Site;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Your account.", body = Account),
-        (status = 401, description = "No token, or an unknown, expired or revoked one.", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`, with `error=\"invalid_token\"` when a token was sent"))),
-        (status = 503, description = "The database cannot be reached for a moment.", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "seconds"))),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 503, response = inline(Unavailable)),
     )
 )]
 #[get("/me")]
@@ -95,15 +94,12 @@ impl From<ProfileChange> for AboutInput {
     responses(
         (status = 200, description = "Saved; your account as it is now.", body = Account),
         (status = 400, description = "The body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an unknown, expired or revoked one.", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "A read token: changes need the write scope.", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String))),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 403, response = inline(InsufficientScope)),
         (status = 413, description = "The body is over 64 KiB.", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A member is unknown, of the wrong type or not valid; `errors` names each. Nothing changed.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database cannot be reached for a moment.", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32))),
+        (status = 503, response = inline(Unavailable)),
     )
 )]
 #[patch("/me")]
@@ -237,10 +233,8 @@ pub struct PictureUpload {
     responses(
         (status = 200, description = "Stored; your account with its new picture.", body = Account),
         (status = 400, description = "The multipart body could not be read.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an unknown, expired or revoked one.", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "A read token: changes need the write scope.", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String))),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 403, response = inline(InsufficientScope)),
         (status = 408, description = "The body came too slowly.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is over the site's limit (5 MiB unless the operator set another).", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `multipart/form-data`, or the file is of a kind not accepted.", body = Problem, content_type = "application/problem+json"),
@@ -346,12 +340,9 @@ fn is_multipart(req: &HttpRequest) -> bool {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Done; your account with the default picture.", body = Account),
-        (status = 401, description = "No token, or an unknown, expired or revoked one.", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "A read token: changes need the write scope.", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "The database cannot be reached for a moment.", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32))),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 403, response = inline(InsufficientScope)),
+        (status = 503, response = inline(Unavailable)),
     )
 )]
 #[delete("/me/picture")]

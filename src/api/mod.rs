@@ -256,18 +256,19 @@ impl Links<'_> {
     }
 
     pub fn profile(&self, user: User) -> Profile {
-        Profile {
-            picture: self.picture(user.picture.as_deref()),
-            profile_url: self.site.absolute(&profile_path(&user.username)),
-            created_at: rfc3339(user.created_at),
+        self.public(Member {
+            id: user.id,
             username: user.username,
             display_name: user.display_name,
+            picture: user.picture,
             bio: user.bio,
             website: user.website,
-        }
+            created_at: user.created_at,
+        })
     }
 
-    pub fn member(&self, member: Member) -> Profile {
+    /// What anyone may see of a member: the directory's rows and a profile alike.
+    pub fn public(&self, member: Member) -> Profile {
         Profile {
             picture: self.picture(member.picture.as_deref()),
             profile_url: self.site.absolute(&profile_path(&member.username)),

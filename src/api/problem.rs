@@ -6,7 +6,7 @@ use actix_web::body::BoxBody;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{ToResponse, ToSchema};
 
 use crate::ops::FieldErrors;
 
@@ -111,6 +111,36 @@ impl Problem {
         Self::new(status, detail)
     }
 }
+
+// The problems many operations share, described once for the document (types that describe,
+// never built: the handlers answer with a `Problem`).
+
+/// No token, or an unknown, expired or revoked one.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer`, with `error=\"invalid_token\"` when a token was sent"))
+)]
+#[allow(dead_code)]
+pub struct Unauthorized(Problem);
+
+/// A read token: changes need the write scope.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer` with `error=\"insufficient_scope\"`"))
+)]
+#[allow(dead_code)]
+pub struct InsufficientScope(Problem);
+
+/// The database cannot be reached for a moment.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u32, description = "seconds"))
+)]
+#[allow(dead_code)]
+pub struct Unavailable(Problem);
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

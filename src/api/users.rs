@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::problem::Unavailable;
 use super::{Links, Problem, Profile, unexpected};
 use crate::avatar::PictureUrls;
 use crate::db::{members, users};
@@ -20,8 +21,7 @@ use crate::routes::Site;
     responses(
         (status = 200, description = "The member's public profile.", body = Profile),
         (status = 404, description = "No member has that username.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database cannot be reached for a moment.", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32))),
+        (status = 503, response = inline(Unavailable)),
     )
 )]
 #[get("/users/{username}")]
@@ -81,8 +81,7 @@ pub struct DirectoryQuery {
         (status = 200, description = "A page of members.", body = Directory,
             headers(("Link" = String, description = "`<…>; rel=\"next\"` while another page follows"))),
         (status = 400, description = "A damaged `after` or a `limit` outside 1–50.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database cannot be reached for a moment.", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32))),
+        (status = 503, response = inline(Unavailable)),
     )
 )]
 #[get("/users")]
@@ -123,7 +122,7 @@ pub async fn list(
         urls: &urls,
     };
     let directory = Directory {
-        users: found.into_iter().map(|m| links.member(m)).collect(),
+        users: found.into_iter().map(|m| links.public(m)).collect(),
         next: next.clone(),
     };
     let mut response = HttpResponse::Ok();
