@@ -1,7 +1,7 @@
 """Two Folio instances on PostgreSQL, under light load, while the database stops for a while.
 
 Usage: python3 benches/outage.py [--binary target/debug/folio] [--seconds-down 7]
-                                 [--keep-logs DIR]
+                                 [--closed-loop] [--keep-logs DIR]
 
 The contract it measures: while the database cannot be reached after start, every page answers
 a 503 page (the API a 503 problem) within 2 seconds, with Retry-After; /healthz answers 503;
@@ -13,7 +13,9 @@ What it does: a throwaway PostgreSQL cluster on loopback from Debian's packages 
 tests/common/postgres.rs makes one: initdb and pg_ctl as the `postgres` user when run as root),
 two instances of the binary against it (FOLIO_BIND=127.0.0.1:0, a shared FOLIO_SECRET_KEY,
 RUST_LOG unset), a member registered through the forms, then ~10 requests/s per instance over
-/, /users, /api/v1/users/NAME, /login (anonymous), /account (the member's cookie) and /healthz.
+/, /users, /api/v1/users/NAME, /login (anonymous), /account (the member's cookie) and /healthz,
+from two threads per instance (the rate holds however slow the answers; --closed-loop: each
+thread waits for its answer, so slow answers lower the rate).
 After ~4 s the cluster stops (pg_ctl stop -m fast) for --seconds-down seconds, starts again, and
 the load goes on ~6 s more. It prints, per phase and path, the statuses and latencies, whether
 every answer during the outage was the contract's 503, how long after the restart each instance
@@ -146,8 +148,12 @@ class Instance:
         self.dir = os.path.join(root, f"folio{number}")
         os.makedirs(self.dir)
         self.logfile = os.path.join(self.dir, "folio.log")
+        # What an operator's service gets: no FOLIO_ setting from this shell, the default log
+        # filter, and no backtraces (a developer's RUST_BACKTRACE=1 adds ~80 lines to each
+        # unexpected error's log line).
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("FOLIO_") and k not in ("DATABASE_URL", "RUST_LOG")}
+               if not k.startswith("FOLIO_")
+               and k not in ("DATABASE_URL", "RUST_LOG", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE")}
         env.update({
             "DATABASE_URL": database_url,
             "FOLIO_BIND": "127.0.0.1:0",
@@ -472,15 +478,19 @@ def interrupted(signum, frame):
 
 
 def main():
+    global RATE_PER_INSTANCE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", default="target/debug/folio")
     parser.add_argument("--seconds-down", type=float, default=7.0)
     parser.add_argument("--closed-loop", action="store_true",
                         help="each load thread waits for an answer before its next request "
                              "(slow answers then lower the rate); by default the rate holds")
+    parser.add_argument("--rate", type=float, default=RATE_PER_INSTANCE,
+                        help="requests per second per instance (default %(default)s)")
     parser.add_argument("--keep-logs", metavar="DIR",
                         help="copy the instances' and PostgreSQL's logs here before cleaning up")
     args = parser.parse_args()
+    RATE_PER_INSTANCE = args.rate
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
         sys.exit(f"{binary}: not an executable (cargo build first)")

@@ -172,10 +172,20 @@ pub async fn release_error_slot(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if let Some(ErrorSlot(slot)) = req.extensions().get::<ErrorSlot>() {
+    let slot = req
+        .extensions()
+        .get::<ErrorSlot>()
+        .map(|ErrorSlot(slot)| slot.clone());
+    if let Some(slot) = &slot {
         slot.borrow_mut().take();
     }
-    next.call(req).await
+    let res = next.call(req).await?;
+    // The request has been handled: the session middleware may yet fail to save the session
+    // (the database gone meanwhile), and then needs the request again to make the page.
+    if let Some(slot) = slot {
+        *slot.borrow_mut() = Some(res.request().clone());
+    }
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -148,6 +148,9 @@ impl Default for PoolOptions {
     }
 }
 
+/// How long a request waits for a connection while the database is known to be down.
+const DOWN_WAIT: Duration = Duration::from_millis(300);
+
 /// No connection to the database could be had: the database is down or unreachable, or every
 /// connection stayed busy for the whole wait. A 503 with `Retry-After`, never a 500.
 #[derive(Debug, thiserror::Error)]
@@ -159,41 +162,61 @@ pub fn is_unavailable(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| cause.is::<Unavailable>())
 }
 
-/// Whether the database answers, as the pool last found it: an outage is logged once when it
+/// Whether the database answers, as requests last found it: an outage is logged once when it
 /// begins and once when it ends, not once per failed connection or request.
 #[derive(Default)]
 struct Health {
-    down: std::sync::atomic::AtomicBool,
+    state: std::sync::Mutex<HealthState>,
+}
+
+#[derive(Default)]
+struct HealthState {
+    down: bool,
+    /// When a connection was last had: a request that began before it and failed only now
+    /// (it waited through the outage) says nothing new, and must not start another.
+    last_answer: Option<std::time::Instant>,
 }
 
 impl Health {
-    fn failed(&self, cause: &dyn std::fmt::Display) {
-        if !self.down.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            tracing::error!(error = %cause, "the database cannot be reached: answering 503 until it can");
+    fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
+        // The state is two plain values, valid whatever a panicking holder left.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_down(&self) -> bool {
+        self.lock().down
+    }
+
+    /// A request that began at `started` found no connection.
+    fn failed(&self, started: std::time::Instant, cause: &dyn std::fmt::Display) {
+        let mut state = self.lock();
+        if state.down || state.last_answer.is_some_and(|t| t > started) {
+            return;
         }
+        state.down = true;
+        tracing::error!(error = %cause, "the database cannot be reached: answering 503 until it can");
     }
 
     fn answered(&self) {
-        if self.down.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        let mut state = self.lock();
+        state.last_answer = Some(std::time::Instant::now());
+        if std::mem::take(&mut state.down) {
             tracing::info!("the database answers again");
         }
     }
 }
 
 /// r2d2's reports of failed connection attempts, which it would otherwise log one by one
-/// (about ten a second while the database is down).
+/// (about ten a second while the database is down); the requests that find no connection
+/// say when an outage begins.
 #[derive(Debug)]
-struct ReportTo(std::sync::Arc<Health>);
+struct Quiet;
 
-impl diesel::r2d2::HandleError<diesel::r2d2::Error> for ReportTo {
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for Quiet {
     fn handle_error(&self, error: diesel::r2d2::Error) {
-        self.0.failed(&error);
-    }
-}
-
-impl std::fmt::Debug for Health {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Health").finish_non_exhaustive()
+        tracing::debug!(%error, "a database connection could not be made");
     }
 }
 
@@ -230,7 +253,7 @@ impl Db {
             .max_size(options.max_size)
             .min_idle(min_idle)
             .connection_timeout(options.connection_timeout)
-            .error_handler(Box::new(ReportTo(health.clone())))
+            .error_handler(Box::new(Quiet))
             .build_unchecked(manager);
         // The connection made above joins the pool's work instead of being thrown away.
         drop(conn);
@@ -243,6 +266,7 @@ impl Db {
         health: &Health,
         wait: Option<Duration>,
     ) -> anyhow::Result<PooledConnection<Manager>> {
+        let started = std::time::Instant::now();
         let got = match wait {
             Some(wait) => pool.get_timeout(wait),
             None => pool.get(),
@@ -253,7 +277,7 @@ impl Db {
                 Ok(conn)
             }
             Err(e) => {
-                health.failed(&e);
+                health.failed(started, &e);
                 Err(anyhow::Error::new(Unavailable).context(e.to_string()))
             }
         }
@@ -261,7 +285,7 @@ impl Db {
 
     /// Whether the last attempt to reach the database failed.
     pub fn is_down(&self) -> bool {
-        self.health.down.load(std::sync::atomic::Ordering::Relaxed)
+        self.health.is_down()
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
@@ -273,8 +297,19 @@ impl Db {
     {
         let (pool, health) = (self.pool.clone(), self.health.clone());
         spawn_blocking_with_tracing(move || {
-            let mut conn = Self::connection(&pool, &health, None)?;
-            f(&mut conn)
+            // While the database is known to be down, a short look is enough to tell.
+            let wait = health.is_down().then_some(DOWN_WAIT);
+            let mut conn = Self::connection(&pool, &health, wait)?;
+            let started = std::time::Instant::now();
+            f(&mut conn).map_err(|e| {
+                // A query cut off by the database going away (its connection no longer
+                // answers) is the outage, not the query's own failure.
+                if conn.ping().is_err() {
+                    health.failed(started, &"a query's connection stopped answering");
+                    return E::from(anyhow::Error::new(Unavailable));
+                }
+                e
+            })
         })
         .await
         .map_err(E::from)?
@@ -295,7 +330,8 @@ impl Db {
 
     /// A connection for synchronous callers (CLI commands, tests).
     pub fn conn(&self) -> anyhow::Result<PooledConnection<Manager>> {
-        self.pool.get().context("no database connection available")
+        let wait = self.health.is_down().then_some(DOWN_WAIT);
+        Self::connection(&self.pool, &self.health, wait)
     }
 
     /// (connections open, of which idle), for the metrics.

@@ -168,6 +168,8 @@ impl Sender {
                 match self.send_one() {
                     Ok(true) => {}
                     Ok(false) => break,
+                    // An outage of the database is logged once by its pool, not every poll.
+                    Err(e) if crate::db::is_unavailable(&e) => break,
                     Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), "the outbox cannot be read");
                         break;
