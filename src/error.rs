@@ -39,10 +39,7 @@ impl ResponseError for AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Unexpected(e) if crate::db::is_unavailable(e) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unexpected(e) => server_error_status(e),
         }
     }
 
@@ -50,14 +47,33 @@ impl ResponseError for AppError {
         match self {
             AppError::LoginRequired { next } => see_other(&login_url(next)),
             AppError::Unavailable => unavailable(),
-            AppError::Unexpected(e) if crate::db::is_unavailable(e) => unavailable(),
-            AppError::Unexpected(e) => {
-                tracing::error!(error.cause_chain = ?e, "unexpected error");
-                HttpResponse::InternalServerError().finish()
-            }
+            AppError::Unexpected(e) => match server_error(e) {
+                StatusCode::SERVICE_UNAVAILABLE => unavailable(),
+                status => HttpResponse::new(status),
+            },
             other => HttpResponse::new(other.status_code()),
         }
     }
+}
+
+/// The status of an error no client can fix: 503 while the database cannot be reached, else
+/// 500. The one policy for pages and the API alike.
+fn server_error_status(e: &anyhow::Error) -> StatusCode {
+    if crate::db::is_unavailable(e) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+/// [`server_error_status`], logging a 500's cause (never shown to the client); an outage is
+/// logged once by the database's pool instead.
+pub fn server_error(e: &anyhow::Error) -> StatusCode {
+    let status = server_error_status(e);
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error.cause_chain = ?e, "unexpected error");
+    }
+    status
 }
 
 impl From<diesel::result::Error> for AppError {

@@ -1,4 +1,5 @@
-//! The addresses pages and the API link to: a member's profile, a picture or its stand-in.
+//! The addresses pages and the API link to: the site's own, a member's profile, a picture or
+//! its stand-in.
 
 use crate::avatar::{PictureName, PictureUrls};
 
@@ -26,4 +27,24 @@ pub fn percent_encode(text: &str, also_keep: &[u8]) -> String {
 /// `/users/NAME`.
 pub fn profile_path(username: &str) -> String {
     format!("/users/{}", percent_encode(username, b""))
+}
+
+/// What pages need to know about the site as a whole.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// `FOLIO_PUBLIC_URL` without a trailing slash, for absolute links.
+    pub public_url: String,
+    /// `FOLIO_SIGNUPS_PER_HOUR`; 0 is no limit.
+    pub signups_per_hour: u32,
+}
+
+impl Site {
+    /// `path` (from the root) or an absolute URL as an absolute URL.
+    pub fn absolute(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with('/') {
+            format!("{}{path_or_url}", self.public_url)
+        } else {
+            path_or_url.to_owned()
+        }
+    }
 }

@@ -226,7 +226,14 @@ fn serve(
     let upload = web::Data::new(upload);
     let site = web::Data::new(site);
     let cursors = web::Data::new(CursorKey::derive(key.master()));
-    let api_document = web::Data::new(api::Document::build(&site.public_url));
+    let api_document = web::Data::new(
+        api::Document::build(&site.public_url)
+            .map_err(|e| io::Error::other(format!("the API's document: {e}")))?,
+    );
+    let api_links = web::Data::new(api::Links {
+        site: site.get_ref().clone(),
+        urls: urls.get_ref().clone(),
+    });
     let private_cookies = web::Data::new(PrivateCookies::new(key.clone(), cookie_secure));
     let outbox = web::Data::new(Outbox::start(
         db.get_ref().clone(),
@@ -283,6 +290,7 @@ fn serve(
             .app_data(private_cookies.clone())
             .app_data(outbox.clone())
             .app_data(api_document.clone())
+            .app_data(api_links.clone())
             .app_data(
                 web::FormConfig::default()
                     .limit(16 * 1024)

@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn the_page_shows_every_operation_and_schema_of_the_document() {
-        let doc = Document::build("http://localhost:8080");
+        let doc = Document::build("http://localhost:8080").expect("the document");
         let json: Value = serde_json::from_str(&doc.json).expect("json");
         let reference = Reference::from_document(&json);
         let listed: Vec<String> = reference

@@ -10,13 +10,11 @@ use utoipa::ToSchema;
 use super::auth::{Reader, Writer};
 use super::problem::{InsufficientScope, Unauthorized, Unavailable};
 use super::{Account, Links, Problem, json, unexpected};
-use crate::avatar::PictureUrls;
 use crate::db::users::{self, User};
-use crate::multipart::{self, FormError, UploadConfig};
+use crate::multipart::{self, UploadConfig};
 use crate::ops::picture::PictureError;
 use crate::ops::profile::{AboutInput, ProfileError};
 use crate::ops::{self, FieldErrors};
-use crate::routes::Site;
 
 /// Your account.
 #[utoipa::path(
@@ -30,18 +28,8 @@ use crate::routes::Site;
     )
 )]
 #[get("/me")]
-pub async fn show(
-    Reader(user): Reader,
-    site: web::Data<Site>,
-    urls: web::Data<PictureUrls>,
-) -> HttpResponse {
-    json(
-        &Links {
-            site: &site,
-            urls: &urls,
-        }
-        .account(user),
-    )
+pub async fn show(Reader(user): Reader, links: web::Data<Links>) -> HttpResponse {
+    json(&links.account(user))
 }
 
 /// A change to your public profile: send only the members to change; `null` or `""` clears
@@ -108,8 +96,7 @@ pub async fn update(
     req: HttpRequest,
     body: web::Bytes,
     ctx: web::Data<ops::Context>,
-    site: web::Data<Site>,
-    urls: web::Data<PictureUrls>,
+    links: web::Data<Links>,
 ) -> Result<HttpResponse, Problem> {
     if !is_json(&req) {
         return Err(Problem::new(
@@ -125,13 +112,7 @@ pub async fn update(
     })?;
     let input = about_input(value).map_err(|errors| Problem::invalid(&errors))?;
     match ops::profile::update_about(&ctx, user.id, input).await {
-        Ok(user) => Ok(json(
-            &Links {
-                site: &site,
-                urls: &urls,
-            }
-            .account(user),
-        )),
+        Ok(user) => Ok(json(&links.account(user))),
         Err(ProfileError::Invalid(errors)) => Err(Problem::invalid(&errors)),
         Err(ProfileError::Unexpected(e)) => Err(unexpected(e)),
     }
@@ -246,16 +227,13 @@ pub struct PictureUpload {
     )
 )]
 #[patch("/me/picture")]
-// One extractor per thing the handler touches; bundling them would only hide that.
-#[allow(clippy::too_many_arguments)]
 pub async fn replace_picture(
     Writer(user): Writer,
     req: HttpRequest,
     body: Multipart,
     ctx: web::Data<ops::Context>,
     config: web::Data<UploadConfig>,
-    site: web::Data<Site>,
-    urls: web::Data<PictureUrls>,
+    links: web::Data<Links>,
 ) -> Result<HttpResponse, Problem> {
     if !is_multipart(&req) {
         return Err(Problem::new(
@@ -263,53 +241,17 @@ pub async fn replace_picture(
             "Send the picture as multipart/form-data, the file in the field 'picture'.",
         ));
     }
-    let too_large = || {
-        Problem::field(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "picture",
-            config.too_large_message(),
-        )
-    };
-    let declared = multipart::declared_length(&req);
-    if multipart::hopelessly_large(declared, &config) {
-        ops::picture::count_upload("too_large");
-        return Err(too_large());
-    }
-    let form = match multipart::read_form(body, &config, declared.unwrap_or(0)).await {
-        Ok(form) => form,
-        Err(FormError::TooLarge(_)) => {
-            ops::picture::count_upload("too_large");
-            return Err(too_large());
-        }
-        Err(FormError::TimedOut) => {
-            ops::picture::count_upload("timed_out");
-            return Err(Problem::for_status(StatusCode::REQUEST_TIMEOUT));
-        }
-        Err(FormError::Malformed) => {
-            ops::picture::count_upload("malformed");
-            return Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "The multipart body could not be read.",
-            ));
-        }
-    };
+    let form = multipart::read_picture(&req, body, &config)
+        .await
+        .map_err(|refusal| Problem::field(refusal.status(), "picture", refusal.message(&config)))?;
     let stored = match form.upload() {
         Ok(upload) => ops::picture::replace(&ctx, user.id, upload).await,
-        Err(refusal) => {
-            ops::picture::count_upload(refusal.kind());
-            Err(refusal)
-        }
+        Err(refusal) => Err(refusal),
     };
     match stored {
         Ok(_) => {
             let user = reload(&ctx, user.id).await?;
-            Ok(json(
-                &Links {
-                    site: &site,
-                    urls: &urls,
-                }
-                .account(user),
-            ))
+            Ok(json(&links.account(user)))
         }
         Err(PictureError::Unexpected(e)) => Err(unexpected(e)),
         Err(refusal) => {
@@ -349,20 +291,13 @@ fn is_multipart(req: &HttpRequest) -> bool {
 pub async fn remove_picture(
     Writer(user): Writer,
     ctx: web::Data<ops::Context>,
-    site: web::Data<Site>,
-    urls: web::Data<PictureUrls>,
+    links: web::Data<Links>,
 ) -> Result<HttpResponse, Problem> {
     ops::picture::remove(&ctx, user.id)
         .await
         .map_err(unexpected)?;
     let user = reload(&ctx, user.id).await?;
-    Ok(json(
-        &Links {
-            site: &site,
-            urls: &urls,
-        }
-        .account(user),
-    ))
+    Ok(json(&links.account(user)))
 }
 
 /// The account as it is after an operation.

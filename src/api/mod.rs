@@ -19,8 +19,8 @@ use utoipa_actix_web::AppExt;
 use crate::avatar::{PictureName, PictureUrls, SIZE};
 use crate::db::members::Member;
 use crate::db::users::User;
+use crate::links::Site;
 use crate::links::profile_path;
-use crate::routes::Site;
 
 pub use problem::Problem;
 
@@ -93,7 +93,7 @@ pub struct Document {
 }
 
 impl Document {
-    pub fn build(public_url: &str) -> Self {
+    pub fn build(public_url: &str) -> anyhow::Result<Self> {
         let (_, mut openapi) = actix_web::App::new()
             .into_utoipa_app()
             .openapi(Base::openapi())
@@ -121,13 +121,12 @@ impl Document {
                 (path.clone(), methods)
             })
             .collect();
-        let json = openapi.to_pretty_json().unwrap_or_default();
-        let value = serde_json::from_str(&json).unwrap_or_default();
-        Self {
-            json,
+        let value = serde_json::to_value(&openapi)?;
+        Ok(Self {
+            json: serde_json::to_string_pretty(&value)?,
             paths,
             reference: docs::Reference::from_document(&value),
-        }
+        })
     }
 
     /// The methods of the operation whose path template `path` matches.
@@ -166,15 +165,13 @@ async fn fallback(req: HttpRequest, doc: web::Data<Document>) -> Result<HttpResp
     })
 }
 
-/// The problem for an error a client cannot fix: a 503 while the database cannot be reached
-/// (logged once, when that begins), else a 500 whose cause goes to the log, never out.
+/// The problem for an error a client cannot fix (see [`crate::error::server_error`]).
 pub fn unexpected(e: anyhow::Error) -> Problem {
-    if crate::db::is_unavailable(&e) {
-        return Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)
-            .retry_after(crate::error::RETRY_AFTER_SECS);
+    match crate::error::server_error(&e) {
+        StatusCode::SERVICE_UNAVAILABLE => Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)
+            .retry_after(crate::error::RETRY_AFTER_SECS),
+        status => Problem::for_status(status),
     }
-    tracing::error!(error.cause_chain = ?e, "unexpected error");
-    Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A stored picture: always the 300×300 JPEG.
@@ -226,12 +223,12 @@ pub struct Account {
 }
 
 /// Turns stored rows into documents with absolute links.
-pub struct Links<'a> {
-    pub site: &'a Site,
-    pub urls: &'a PictureUrls,
+pub struct Links {
+    pub site: Site,
+    pub urls: PictureUrls,
 }
 
-impl Links<'_> {
+impl Links {
     fn picture(&self, stored: Option<&str>) -> Option<Picture> {
         let name = PictureName::parse(stored?)?;
         Some(Picture {
@@ -325,7 +322,7 @@ mod tests {
 
     #[test]
     fn the_document_lists_every_operation_with_its_problems() {
-        let doc = Document::build("http://localhost:8080");
+        let doc = Document::build("http://localhost:8080").expect("the document");
         let json: serde_json::Value = serde_json::from_str(&doc.json).expect("json");
         assert_eq!(json["openapi"], "3.1.0");
         for (path, method) in [

@@ -7,11 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::problem::Unavailable;
 use super::{Links, Problem, Profile, unexpected};
-use crate::avatar::PictureUrls;
-use crate::db::{members, users};
-use crate::directory::{Cursor, CursorKey, Page};
+use crate::directory::{CursorKey, Page};
 use crate::ops;
-use crate::routes::Site;
 
 /// A member's public profile.
 #[utoipa::path(
@@ -28,23 +25,14 @@ use crate::routes::Site;
 pub async fn show(
     path: web::Path<String>,
     ctx: web::Data<ops::Context>,
-    site: web::Data<Site>,
-    urls: web::Data<PictureUrls>,
+    links: web::Data<Links>,
 ) -> Result<HttpResponse, Problem> {
     let name = path.into_inner();
-    let user = ctx
-        .db
-        .run(move |conn| users::find_by_username(conn, &name).map_err(anyhow::Error::from))
+    let user = ops::members::find(&ctx, name)
         .await
         .map_err(unexpected)?
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "No member has that username."))?;
-    Ok(public(
-        &Links {
-            site: &site,
-            urls: &urls,
-        }
-        .profile(user),
-    ))
+    Ok(public(&links.profile(user)))
 }
 
 /// A page of the directory.
@@ -88,8 +76,7 @@ pub struct DirectoryQuery {
 pub async fn list(
     query: web::Query<DirectoryQuery>,
     ctx: web::Data<ops::Context>,
-    site: web::Data<Site>,
-    urls: web::Data<PictureUrls>,
+    links: web::Data<Links>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, Problem> {
     let page = Page::parse(
@@ -99,28 +86,9 @@ pub async fn list(
         &cursors,
     )
     .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.message()))?;
-    let (before, prefix) = (page.after.map(|c| c.before_id), page.prefix.clone());
-    // One more than the page shows, to know whether another page follows.
-    let wanted = page.limit.get() + 1;
-    let mut found = ctx
-        .db
-        .run(move |conn| {
-            members::newest(conn, before, wanted, prefix.as_ref()).map_err(anyhow::Error::from)
-        })
+    let (found, next) = ops::members::page(&ctx, &page, &cursors)
         .await
         .map_err(unexpected)?;
-    let next = if found.len() as i64 >= wanted {
-        found.truncate(found.len() - 1);
-        found
-            .last()
-            .map(|last| cursors.seal(Cursor { before_id: last.id }))
-    } else {
-        None
-    };
-    let links = Links {
-        site: &site,
-        urls: &urls,
-    };
     let directory = Directory {
         users: found.into_iter().map(|m| links.public(m)).collect(),
         next: next.clone(),
@@ -128,7 +96,7 @@ pub async fn list(
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "no-cache"));
     if let Some(next) = next {
-        let url = site.absolute(&page.url("/api/v1/users", Some(&next)));
+        let url = links.site.absolute(&page.url("/api/v1/users", Some(&next)));
         response.insert_header((header::LINK, format!("<{url}>; rel=\"next\"")));
     }
     Ok(response.json(directory))

@@ -151,72 +151,106 @@ impl Default for PoolOptions {
 /// How long a request waits for a connection while the database is known to be down.
 const DOWN_WAIT: Duration = Duration::from_millis(300);
 
-/// No connection to the database could be had: the database is down or unreachable, or every
-/// connection stayed busy for the whole wait. A 503 with `Retry-After`, never a 500.
-#[derive(Debug, thiserror::Error)]
-#[error("the database cannot be reached")]
-pub struct Unavailable;
+/// The database could not do the work: a 503 with `Retry-After`, never a 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// No connection could be had (the database is down or unreachable, or every connection
+    /// stayed busy for the whole wait): nothing ran.
+    #[error("no database connection could be had")]
+    NoConnection,
+    /// The connection stopped answering during the work: whether it took effect is unknown.
+    #[error("the database connection was lost")]
+    Interrupted,
+}
+
+/// The [`Unavailable`] anywhere in an error's chain.
+pub fn unavailable(e: &anyhow::Error) -> Option<Unavailable> {
+    e.chain()
+        .find_map(|cause| cause.downcast_ref::<Unavailable>().copied())
+}
 
 /// Whether an error (anywhere in its chain) is [`Unavailable`].
 pub fn is_unavailable(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| cause.is::<Unavailable>())
+    unavailable(e).is_some()
 }
 
 /// Whether the database answers, as requests last found it: an outage is logged once when it
 /// begins and once when it ends, not once per failed connection or request.
 #[derive(Default)]
 struct Health {
+    /// Read on every request; the state behind the lock changes only at an outage's edges.
+    down: std::sync::atomic::AtomicBool,
     state: std::sync::Mutex<HealthState>,
 }
 
 #[derive(Default)]
 struct HealthState {
-    down: bool,
     /// When a connection was last had: a request that began before it and failed only now
     /// (it waited through the outage) says nothing new, and must not start another.
     last_answer: Option<std::time::Instant>,
+    /// When the pool last failed to open a connection. A request that waited in vain
+    /// without one since it began found a pool that was busy, not a database that was down.
+    last_connect_error: Option<std::time::Instant>,
 }
 
 impl Health {
     fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
-        // The state is two plain values, valid whatever a panicking holder left.
+        // Two plain values, valid whatever a panicking holder left.
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn is_down(&self) -> bool {
-        self.lock().down
+        self.down.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// A request that began at `started` found no connection.
-    fn failed(&self, started: std::time::Instant, cause: &dyn std::fmt::Display) {
-        let mut state = self.lock();
-        if state.down || state.last_answer.is_some_and(|t| t > started) {
+    /// A request that began at `started` found the database unusable; `certain`: it saw a
+    /// connection stop answering, rather than only waiting in vain for one.
+    fn failed(&self, started: std::time::Instant, certain: bool, cause: &dyn std::fmt::Display) {
+        if self.is_down() {
             return;
         }
-        state.down = true;
+        let state = self.lock();
+        let stale = state.last_answer.is_some_and(|t| t > started);
+        let refused = state.last_connect_error.is_some_and(|t| t >= started);
+        if stale || !(certain || refused) {
+            return;
+        }
+        self.down.store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::error!(error = %cause, "the database cannot be reached: answering 503 until it can");
     }
 
     fn answered(&self) {
+        let now = std::time::Instant::now();
+        let was_down = self.down.swap(false, std::sync::atomic::Ordering::Relaxed);
         let mut state = self.lock();
-        state.last_answer = Some(std::time::Instant::now());
-        if std::mem::take(&mut state.down) {
+        state.last_answer = Some(now);
+        if was_down {
             tracing::info!("the database answers again");
         }
+    }
+
+    fn connect_failed(&self) {
+        self.lock().last_connect_error = Some(std::time::Instant::now());
     }
 }
 
 /// r2d2's reports of failed connection attempts, which it would otherwise log one by one
-/// (about ten a second while the database is down); the requests that find no connection
-/// say when an outage begins.
-#[derive(Debug)]
-struct Quiet;
+/// (about ten a second while the database is down): noted, for [`Health::failed`] to tell an
+/// outage from a busy pool.
+struct ConnectErrors(std::sync::Arc<Health>);
 
-impl diesel::r2d2::HandleError<diesel::r2d2::Error> for Quiet {
+impl std::fmt::Debug for ConnectErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectErrors")
+    }
+}
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for ConnectErrors {
     fn handle_error(&self, error: diesel::r2d2::Error) {
         tracing::debug!(%error, "a database connection could not be made");
+        self.0.connect_failed();
     }
 }
 
@@ -253,7 +287,7 @@ impl Db {
             .max_size(options.max_size)
             .min_idle(min_idle)
             .connection_timeout(options.connection_timeout)
-            .error_handler(Box::new(Quiet))
+            .error_handler(Box::new(ConnectErrors(health.clone())))
             .build_unchecked(manager);
         // The connection made above joins the pool's work instead of being thrown away.
         drop(conn);
@@ -277,8 +311,8 @@ impl Db {
                 Ok(conn)
             }
             Err(e) => {
-                health.failed(started, &e);
-                Err(anyhow::Error::new(Unavailable).context(e.to_string()))
+                health.failed(started, false, &e);
+                Err(anyhow::Error::new(Unavailable::NoConnection).context(e.to_string()))
             }
         }
     }
@@ -305,8 +339,8 @@ impl Db {
                 // A query cut off by the database going away (its connection no longer
                 // answers) is the outage, not the query's own failure.
                 if conn.ping().is_err() {
-                    health.failed(started, &"a query's connection stopped answering");
-                    return E::from(anyhow::Error::new(Unavailable));
+                    health.failed(started, true, &"a query's connection stopped answering");
+                    return E::from(anyhow::Error::new(Unavailable::Interrupted));
                 }
                 e
             })
@@ -414,4 +448,37 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::Health;
+
+    #[test]
+    fn a_busy_pool_is_not_an_outage_but_refused_connections_are() {
+        let health = Health::default();
+        let started = Instant::now();
+        health.failed(started, false, &"timed out waiting for connection");
+        assert!(!health.is_down(), "no connection attempt failed: the pool was only busy");
+
+        health.connect_failed();
+        health.failed(started, false, &"timed out: connection refused");
+        assert!(health.is_down());
+        health.answered();
+        assert!(!health.is_down());
+    }
+
+    #[test]
+    fn a_request_that_waited_through_the_outage_does_not_start_another() {
+        let health = Health::default();
+        let started = Instant::now() - Duration::from_secs(1);
+        health.connect_failed();
+        health.answered();
+        health.failed(started, true, &"stale");
+        assert!(!health.is_down(), "began before the last good connection");
+        health.failed(Instant::now(), true, &"a connection stopped answering");
+        assert!(health.is_down(), "a connection seen to fail is an outage");
+    }
 }

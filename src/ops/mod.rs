@@ -5,6 +5,7 @@
 //! typed result or a typed refusal whose words and status are decided beside it. Nothing here
 //! knows of forms, pages or JSON.
 
+pub mod members;
 pub mod picture;
 pub mod profile;
 

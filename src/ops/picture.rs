@@ -144,6 +144,11 @@ async fn commit(ctx: Context, pending: PendingPicture, id: i64) -> anyhow::Resul
                 }
                 return Ok(());
             }
+            // No connection was had: the transaction never began, so nothing names the file.
+            Err(e) if db::unavailable(&e) == Some(db::Unavailable::NoConnection) => {
+                pending.discard().await;
+                return Err(e);
+            }
             Err(e) => e,
         };
         // A COMMIT whose answer was lost (the connection dropped on the way back) may still

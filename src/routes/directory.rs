@@ -6,9 +6,9 @@ use serde::Deserialize;
 
 use crate::auth::{MaybeUser, TypedSession};
 use crate::avatar::PictureUrls;
-use crate::db::{Db, members};
-use crate::directory::{Cursor, CursorKey, Page};
+use crate::directory::{CursorKey, Page};
 use crate::error::AppError;
+use crate::ops;
 use crate::templates::{DirectoryFragment, DirectoryPage, ErrorPage, Layout, MemberCard, render};
 
 #[derive(Deserialize)]
@@ -24,7 +24,7 @@ pub async fn list(
     query: web::Query<DirectoryQuery>,
     viewer: MaybeUser,
     session: TypedSession,
-    db: web::Data<Db>,
+    ctx: web::Data<ops::Context>,
     urls: web::Data<PictureUrls>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
@@ -49,20 +49,8 @@ pub async fn list(
         }
     };
 
-    let (before, prefix) = (page.after.map(|c| c.before_id), page.prefix.clone());
-    // One more than the page shows, to know whether another page follows.
-    let wanted = page.limit.get() + 1;
-    let mut found = db
-        .run(move |conn| Ok::<_, AppError>(members::newest(conn, before, wanted, prefix.as_ref())?))
-        .await?;
-    let next = if found.len() as i64 >= wanted {
-        found.truncate(found.len() - 1);
-        found
-            .last()
-            .map(|last| page.url("/users", Some(&cursors.seal(Cursor { before_id: last.id }))))
-    } else {
-        None
-    };
+    let (found, next) = ops::members::page(&ctx, &page, &cursors).await?;
+    let next = next.map(|after| page.url("/users", Some(&after)));
     let members: Vec<MemberCard> = found
         .into_iter()
         .map(|m| MemberCard::new(&urls, m))

@@ -18,7 +18,8 @@ use actix_web::web;
 
 use crate::error::AppError;
 
-pub use crate::multipart::UploadConfig;
+pub use crate::links::Site;
+pub use crate::multipart::{UploadConfig, human_bytes};
 
 /// Routes that use sessions; `/static`, `/media`, `/avatars` and `/healthz` are served outside
 /// them.
@@ -65,26 +66,6 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 
-/// What pages need to know about the site as a whole.
-#[derive(Debug, Clone)]
-pub struct Site {
-    /// `FOLIO_PUBLIC_URL` without a trailing slash, for absolute links.
-    pub public_url: String,
-    /// `FOLIO_SIGNUPS_PER_HOUR`; 0 is no limit.
-    pub signups_per_hour: u32,
-}
-
-impl Site {
-    /// `path` (from the root) or an absolute URL as an absolute URL.
-    pub fn absolute(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with('/') {
-            format!("{}{path_or_url}", self.public_url)
-        } else {
-            path_or_url.to_owned()
-        }
-    }
-}
-
 /// A new password as typed twice, or the message for each field at fault: the password's own
 /// rule first, then the two must match.
 pub fn new_password(
@@ -97,28 +78,5 @@ pub fn new_password(
             Err((None, Some("The two passwords do not match.".into())))
         }
         Ok(p) => Ok(p),
-    }
-}
-
-/// "5 MiB" for 5242880: how limits are written on pages.
-pub fn human_bytes(bytes: usize) -> String {
-    const MIB: usize = 1024 * 1024;
-    const KIB: usize = 1024;
-    if bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes.is_multiple_of(KIB) {
-        format!("{} KiB", bytes / KIB)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn limits_read_naturally() {
-        assert_eq!(super::human_bytes(5 * 1024 * 1024), "5 MiB");
-        assert_eq!(super::human_bytes(512 * 1024), "512 KiB");
-        assert_eq!(super::human_bytes(1000), "1000 bytes");
     }
 }

@@ -6,12 +6,12 @@
 //! a 303 with a message, or the account page again with the refusal beside the field.
 
 use actix_multipart::Multipart;
-use actix_web::http::StatusCode;
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{CsrfForm, CurrentUser, NoFields, TypedSession};
 use crate::error::{AppError, see_other};
-use crate::multipart::{self, FormError, UploadConfig};
+use crate::multipart::{self, BodyRefusal, UploadConfig};
 use crate::ops::{self, picture::PictureError};
 use crate::templates::{AccountErrors, Typed};
 
@@ -33,50 +33,39 @@ pub async fn upload(
         let typed = Typed::default();
         account_page(&user, &session, &config, &ctx.db, status, typed, errors).await
     };
-    let too_large =
-        async || refuse(StatusCode::PAYLOAD_TOO_LARGE, config.too_large_message()).await;
-
-    let declared = multipart::declared_length(&req);
-    if multipart::hopelessly_large(declared, &config) {
-        ops::picture::count_upload("too_large");
-        return too_large().await;
-    }
-    let form = match multipart::read_form(body, &config, declared.unwrap_or(0)).await {
+    let form = match multipart::read_picture(&req, body, &config).await {
         Ok(form) => form,
-        Err(FormError::TooLarge(token)) => {
-            ops::picture::count_upload("too_large");
-            if token.is_some() {
-                session.check_csrf(token.as_deref())?;
+        Err(refusal @ BodyRefusal::TooLarge(_)) => {
+            if let BodyRefusal::TooLarge(Some(token)) = &refusal {
+                session.check_csrf(Some(token))?;
             }
-            return too_large().await;
+            return refuse(refusal.status(), refusal.message(&config)).await;
         }
-        Err(FormError::TimedOut) => {
-            ops::picture::count_upload("timed_out");
-            return Ok(HttpResponse::RequestTimeout().finish());
-        }
-        Err(FormError::Malformed) => {
-            ops::picture::count_upload("malformed");
-            return Ok(HttpResponse::BadRequest().finish());
-        }
+        // Nothing a person can fix in the form: the status's own page.
+        Err(refusal) => return Ok(HttpResponse::new(refusal.status())),
     };
     if let Err(e) = session.check_csrf(form.csrf_token.as_deref()) {
         ops::picture::count_upload("forbidden");
         return Err(e);
     }
-    let upload = match form.upload() {
-        Ok(upload) => upload,
-        Err(refusal) => {
-            ops::picture::count_upload(refusal.kind());
-            return refuse(refusal.status(), refusal.to_string()).await;
-        }
+    let stored = match form.upload() {
+        Ok(upload) => ops::picture::replace(&ctx, user.id, upload).await,
+        Err(refusal) => Err(refusal),
     };
-    match ops::picture::replace(&ctx, user.id, upload).await {
+    match stored {
         Ok(_) => {
             session.flash("Profile picture updated")?;
             Ok(see_other("/account"))
         }
         Err(PictureError::Unexpected(e)) => Err(e.into()),
-        Err(refusal) => refuse(refusal.status(), refusal.to_string()).await,
+        Err(refusal) => {
+            let mut page = refuse(refusal.status(), refusal.to_string()).await?;
+            if let Some(secs) = refusal.retry_after() {
+                page.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(secs.max(1)));
+            }
+            Ok(page)
+        }
     }
 }
 

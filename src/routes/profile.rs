@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, web};
 
 use crate::auth::{MaybeUser, TypedSession};
 use crate::avatar::PictureUrls;
-use crate::db::{Db, users};
 use crate::domain::Website;
 use crate::error::AppError;
+use crate::ops;
 use crate::templates::{Layout, ProfilePage, avatar_url, profile_path, render};
 
 use super::Site;
@@ -15,13 +15,12 @@ pub async fn show(
     path: web::Path<String>,
     viewer: MaybeUser,
     session: TypedSession,
-    db: web::Data<Db>,
+    ctx: web::Data<ops::Context>,
     urls: web::Data<PictureUrls>,
     site: web::Data<Site>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let user = db
-        .run(move |conn| Ok::<_, AppError>(users::find_by_username(conn, &name)?))
+    let user = ops::members::find(&ctx, name)
         .await?
         .ok_or(AppError::NotFound)?;
     let avatar_url = avatar_url(&urls, &user.username, user.picture.as_deref());

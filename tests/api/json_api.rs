@@ -404,6 +404,54 @@ async fn pictures_are_refused_through_the_api_as_on_the_form() {
 }
 
 #[tokio::test]
+async fn when_the_commit_fails_the_api_keeps_the_old_picture_and_no_new_file() {
+    let app = spawn_app().await;
+    let token = member_with_token(&app, "ada", "write").await;
+    ok_json(api_upload(&app, &token, jpeg(&solid(60, 60, [200, 30, 30]), 90)).await).await;
+    let before = app.picture_files();
+    let old = app.picture_of("ada");
+    app.execute_sql_for(
+        "CREATE TRIGGER refuse BEFORE UPDATE OF picture ON users \
+         BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+         CREATE TRIGGER refuse BEFORE UPDATE OF picture ON users \
+         FOR EACH ROW EXECUTE FUNCTION refuse();",
+    );
+    let failed = problem(
+        api_upload(&app, &token, jpeg(&solid(60, 60, [30, 30, 200]), 90)).await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .await;
+    assert!(
+        !failed.to_string().contains("refused"),
+        "no internal detail: {failed}"
+    );
+    assert_eq!(
+        app.picture_files(),
+        before,
+        "the new file is gone, the old one stays"
+    );
+    assert_eq!(app.picture_of("ada"), old);
+    problem(
+        send(program(
+            &app,
+            reqwest::Method::DELETE,
+            "/api/v1/me/picture",
+            Some(&token),
+        ))
+        .await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .await;
+    assert_eq!(
+        app.picture_files(),
+        before,
+        "removing failed: the file stays with its row"
+    );
+}
+
+#[tokio::test]
 async fn uploads_per_hour_count_both_doors_together() {
     let app = spawn_app_with(|s| s.uploads_per_hour = 3).await;
     let token = member_with_token(&app, "ada", "write").await;
@@ -584,7 +632,9 @@ async fn revoked_and_expired_tokens_stop_working() {
     );
 
     app.execute_sql("UPDATE access_tokens SET expires_at = 1");
-    problem(me().await, StatusCode::UNAUTHORIZED).await;
+    let expired = me().await;
+    assert!(header(expired.headers(), "www-authenticate").contains(r#"error="invalid_token""#));
+    problem(expired, StatusCode::UNAUTHORIZED).await;
     app.execute_sql("UPDATE access_tokens SET expires_at = NULL");
     ok_json(me().await).await;
 
@@ -599,7 +649,9 @@ async fn revoked_and_expired_tokens_stop_working() {
         .submit("/account", &format!("/account/tokens/{id}/delete"), &[])
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    problem(me().await, StatusCode::UNAUTHORIZED).await;
+    let revoked = me().await;
+    assert!(header(revoked.headers(), "www-authenticate").contains(r#"error="invalid_token""#));
+    problem(revoked, StatusCode::UNAUTHORIZED).await;
 }
 
 fn last_used(app: &TestApp) -> Option<i64> {
