@@ -139,7 +139,7 @@ pub fn authenticate(conn: &mut DbConn, hash: &str, now: i64) -> QueryResult<Opti
         .filter(t::token_hash.eq(hash))
         .filter(t::expires_at.is_null().or(t::expires_at.gt(now)))
         .select((t::id, t::user_id, t::scope, t::last_used_at))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     // The CHECK constraint allows only the two scopes; anything else grants nothing.
     Ok(row.and_then(|(token_id, user_id, scope, last_used_at)| {

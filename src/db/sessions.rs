@@ -18,7 +18,7 @@ pub fn load(conn: &mut DbConn, id: &str) -> QueryResult<Option<SessionRow>> {
     s::table
         .find(id)
         .select(SessionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

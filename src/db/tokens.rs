@@ -109,7 +109,7 @@ pub fn find(
         .filter(t::purpose.eq(purpose.as_str()))
         .filter(t::expires_at.gt(now))
         .select(Link::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -97,7 +97,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -119,7 +119,7 @@ pub fn find_with_pending_email(
                 .and(t::expires_at.gt(now))),
         )
         .select((User::as_select(), t::email.nullable()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -128,7 +128,7 @@ pub fn find_by_username(conn: &mut DbConn, name: &str) -> QueryResult<Option<Use
     users::table
         .filter(username_is(name))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -137,7 +137,7 @@ pub fn find_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<Use
     users::table
         .filter(email_is(email.as_ref()))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -195,9 +195,9 @@ pub fn taken(
 pub fn credentials_for_login(conn: &mut DbConn, login: &str) -> QueryResult<Option<Credentials>> {
     let query = users::table.select(Credentials::as_select());
     if login.contains('@') {
-        query.filter(email_is(login)).first(conn).optional()
+        query.filter(email_is(login)).get_result(conn).optional()
     } else {
-        query.filter(username_is(login)).first(conn).optional()
+        query.filter(username_is(login)).get_result(conn).optional()
     }
 }
 
@@ -205,7 +205,7 @@ pub fn credentials(conn: &mut DbConn, id: i64) -> QueryResult<Option<Credentials
     users::table
         .find(id)
         .select(Credentials::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
