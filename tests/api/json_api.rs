@@ -36,6 +36,20 @@ fn program(
     }
 }
 
+/// `GET /api/v1/me` with `token`, which must answer 200.
+async fn get_me(app: &TestApp, token: &str) -> Value {
+    ok_json(
+        send(program(
+            app,
+            reqwest::Method::GET,
+            "/api/v1/me",
+            Some(token),
+        ))
+        .await,
+    )
+    .await
+}
+
 async fn send(request: RequestBuilder) -> Response {
     request.send().await.expect("request")
 }
@@ -131,16 +145,7 @@ async fn the_api_takes_only_a_bearer_token() {
     assert!(location(&response).starts_with("/login"));
 
     // The right way.
-    let me = ok_json(
-        send(program(
-            &app,
-            reqwest::Method::GET,
-            "/api/v1/me",
-            Some(&token),
-        ))
-        .await,
-    )
-    .await;
+    let me = get_me(&app, &token).await;
     assert_eq!(me["username"], "ada");
     assert_eq!(me["email"], "ada@example.com");
     assert_eq!(me["email_confirmed"], false);
@@ -173,16 +178,7 @@ async fn a_read_token_cannot_change_anything() {
     problem(response, StatusCode::FORBIDDEN).await;
     let response = api_upload(&app, &token, jpeg(&solid(40, 40, [200, 0, 0]), 90)).await;
     problem(response, StatusCode::FORBIDDEN).await;
-    let me = ok_json(
-        send(program(
-            &app,
-            reqwest::Method::GET,
-            "/api/v1/me",
-            Some(&token),
-        ))
-        .await,
-    )
-    .await;
+    let me = get_me(&app, &token).await;
     assert_eq!(me["bio"], Value::Null);
     assert!(app.picture_files().is_empty());
 }
@@ -236,16 +232,7 @@ async fn patch_me_changes_only_the_members_it_names() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let me = ok_json(
-        send(program(
-            &app,
-            reqwest::Method::GET,
-            "/api/v1/me",
-            Some(&token),
-        ))
-        .await,
-    )
-    .await;
+    let me = get_me(&app, &token).await;
     assert_eq!(me["display_name"], "Ada L.");
     assert_eq!(me["username"], "ada");
 
