@@ -212,11 +212,17 @@ impl Cluster {
         ));
     }
 
-    /// A URL for `database`, with the password.
+    /// A URL for `database`, through the cluster's Unix socket, where `trust` needs no
+    /// password. Over TCP, scram-sha-256 runs OpenSSL's HMAC inside libpq: a pool still
+    /// reconnecting to a dropped database when the test process exits could be inside it
+    /// while OpenSSL's exit handler frees its tables (seen as a SIGSEGV or "corrupted
+    /// double-linked list" after every test had passed; the core showed r2d2's add_connection
+    /// in HMAC_Init_ex). The refusal of a wrong password is still tested over TCP.
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/{database}",
-            self.port
+            "postgres://postgres@localhost:{}/{database}?host={}",
+            self.port,
+            self.root.display()
         )
     }
 
