@@ -23,6 +23,12 @@ pub enum AppError {
     /// A form post without the token the form carried, or from another site.
     #[error("missing or invalid CSRF token, or a cross-site request")]
     Forbidden,
+    /// A query a person cannot have made from the site's own links (a damaged page cursor).
+    #[error("bad request")]
+    BadRequest,
+    /// The member's account is suspended: 410, a page that says so.
+    #[error("the account is suspended")]
+    Suspended,
     #[error("login required")]
     LoginRequired { next: String },
     /// The database cannot be reached (logged once by the pool, when it begins).
@@ -37,6 +43,8 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Suspended => StatusCode::GONE,
+            AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(e) => server_error_status(e),

@@ -26,6 +26,19 @@ enum Command {
     /// Delete picture files no user points at and leftover temporary files older than an
     /// hour, expired sessions and stale failed-login records. Safe while serving.
     Gc,
+    /// Name the members who may moderate (the `/moderation` pages).
+    #[command(subcommand)]
+    Moderators(ModeratorsCommand),
+}
+
+#[derive(Subcommand)]
+enum ModeratorsCommand {
+    /// Make a member a moderator.
+    Add { username: String },
+    /// Make a moderator an ordinary member again.
+    Remove { username: String },
+    /// List the moderators.
+    List,
 }
 
 /// glibc's allocator for a server of large, short-lived buffers: return blocks over 256 KiB to
@@ -85,6 +98,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate => open_db(&settings).map(|_| println!("migrations are up to date")),
         Command::Gc => collect(&settings),
+        Command::Moderators(command) => moderators(&settings, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,6 +126,42 @@ fn serve(settings: Settings) -> Result<(), String> {
 fn open_db(settings: &Settings) -> Result<Db, String> {
     Db::open(&settings.database)
         .map_err(|e| format!("DATABASE_URL: {}", one_line(&format!("{e:#}"))))
+}
+
+fn moderators(settings: &Settings, command: ModeratorsCommand) -> Result<(), String> {
+    use folio::db::moderation::{self, Named};
+    let db = open_db(settings)?;
+    let mut conn = db
+        .conn()
+        .map_err(|e| format!("DATABASE_URL: {}", one_line(&format!("{e:#}"))))?;
+    let (username, on) = match command {
+        ModeratorsCommand::List => {
+            let all = moderation::moderators(&mut conn).map_err(|e| format!("{e}"))?;
+            if all.is_empty() {
+                println!("no moderators (add one with: folio moderators add USERNAME)");
+            }
+            for (username, email) in all {
+                println!("{username} <{email}>");
+            }
+            return Ok(());
+        }
+        ModeratorsCommand::Add { username } => (username, true),
+        ModeratorsCommand::Remove { username } => (username, false),
+    };
+    let named = moderation::set_moderator(&mut conn, &username, on).map_err(|e| format!("{e}"))?;
+    match (named, on) {
+        (Named::Done, true) => println!("{username} is now a moderator"),
+        (Named::Done, false) => println!("{username} is no longer a moderator"),
+        (Named::Already, true) => println!("{username} is already a moderator"),
+        (Named::Already, false) => println!("{username} is not a moderator"),
+        (Named::NoSuchMember, _) => return Err(format!("no member is named '{username}'")),
+        (Named::Suspended, _) => {
+            return Err(format!(
+                "'{username}' is suspended: lift the suspension before making them a moderator"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn collect(settings: &Settings) -> Result<(), String> {

@@ -23,6 +23,8 @@ pub struct Layout {
 pub struct NavUser {
     pub username: String,
     pub avatar_url: String,
+    /// Shown the way to the moderation pages.
+    pub moderator: bool,
 }
 
 impl Layout {
@@ -41,6 +43,7 @@ impl Layout {
             user: user.map(|u| NavUser {
                 username: u.username.clone(),
                 avatar_url: u.avatar_url.clone(),
+                moderator: u.moderator,
             }),
             csrf_token,
             flash: session.take_flash(),
@@ -299,6 +302,49 @@ pub struct ProfilePage {
     pub page_url: String,
     pub image_url: String,
     pub description: String,
+    /// The report form, for a logged-in visitor on someone else's profile.
+    pub report: Option<ReportForm>,
+}
+
+/// The report form on a profile, as sent back when it needs correcting.
+pub struct ReportForm {
+    pub action: String,
+    /// Shown unfolded (it is being corrected).
+    pub open: bool,
+    pub reasons: Vec<(&'static str, &'static str)>,
+    pub reason: String,
+    pub comment: String,
+    pub error: Option<String>,
+}
+
+impl ReportForm {
+    pub fn new(username: &str) -> Self {
+        Self {
+            action: format!("{}/report", profile_path(username)),
+            open: false,
+            reasons: crate::domain::ReportReason::ALL
+                .iter()
+                .map(|r| (r.as_str(), r.label()))
+                .collect(),
+            reason: String::new(),
+            comment: String::new(),
+            error: None,
+        }
+    }
+}
+
+/// A page that answers a form with words of its own: a refusal that names its reason (a
+/// suspension, a report already sent), with a way on.
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct NoticePage {
+    pub layout: Layout,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    /// Someone's own words, quoted as they wrote them (a moderator's reason).
+    pub quote: Option<String>,
+    pub href: String,
+    pub label: String,
 }
 
 #[derive(Template)]
@@ -329,6 +375,10 @@ impl ErrorPage {
             405 => (
                 "Not allowed",
                 "This address does not take that kind of request.",
+            ),
+            410 => (
+                "Account suspended",
+                "This account is suspended by the site's moderators, so its profile is not shown.",
             ),
             408 => (
                 "Too slow",

@@ -18,6 +18,7 @@ use crate::ops;
     responses(
         (status = 200, description = "The member's public profile.", body = Profile),
         (status = 404, description = "No member has that username.", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The member's account is suspended.", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = inline(Unavailable)),
     )
 )]
@@ -32,6 +33,12 @@ pub async fn show(
         .await
         .map_err(unexpected)?
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "No member has that username."))?;
+    if user.suspended_at.is_some() {
+        return Err(Problem::new(
+            StatusCode::GONE,
+            "This member's account is suspended.",
+        ));
+    }
     Ok(public(&links.profile(user)))
 }
 

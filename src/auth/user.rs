@@ -55,7 +55,9 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
         .app_data::<web::Data<PictureUrls>>()
         .map_or_else(|| PictureUrls::new(None), |u| u.get_ref().clone());
     Ok(user
-        .filter(|(u, _)| u.session_epoch == epoch)
+        // A suspension ends sessions by their epoch already; this also covers any session
+        // that could still name the account.
+        .filter(|(u, _)| u.session_epoch == epoch && u.suspended_at.is_none())
         .map(|(user, pending)| CurrentUser {
             avatar_url: avatar_url(&urls, &user.username, user.picture.as_deref()),
             pending_email: pending.filter(|p| !crate::domain::same_mailbox(p, &user.email)),

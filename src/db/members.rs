@@ -1,6 +1,7 @@
 //! The member directory: newest first, optionally only the members whose username or display
 //! name starts with a prefix. Pages are keyset ("older than this id"), so a page deep in the
-//! list costs what the first one costs.
+//! list costs what the first one costs. Suspended members are never listed: every query says
+//! `suspended_at IS NULL`, which the search's partial indexes require (they hold no one else).
 
 use std::collections::BTreeSet;
 
@@ -48,6 +49,7 @@ macro_rules! matching {
             .filter($key.ge(&$prefix.from))
             .filter($key.lt(&$prefix.until))
             .filter(users::id.lt($before))
+            .filter(users::suspended_at.is_null())
             .select(users::id)
     };
 }
@@ -89,6 +91,7 @@ macro_rules! newest_in_bucket {
             .filter(substr($key.nullable(), literal(1), literal($bucket)).eq(head))
             .filter(substr($key.nullable(), literal(1), length).eq(&$prefix.from))
             .filter(users::id.lt($before))
+            .filter(users::suspended_at.is_null())
             .select(users::id)
             .order(users::id.desc())
             .limit($limit)
@@ -107,6 +110,7 @@ pub fn newest(
     let Some(prefix) = prefix else {
         return users::table
             .filter(users::id.lt(before))
+            .filter(users::suspended_at.is_null())
             .order(users::id.desc())
             .limit(limit)
             .select(Member::as_select())

@@ -12,6 +12,7 @@
 
 pub mod access_tokens;
 pub mod members;
+pub mod moderation;
 pub mod outbox;
 pub mod schema;
 pub mod sessions;

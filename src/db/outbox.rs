@@ -28,6 +28,13 @@ pub enum Job {
         old_address: String,
         new_address: String,
     },
+    /// To the member: what a moderator did (`action`, as stored) and why.
+    Moderation {
+        user_id: i64,
+        address: String,
+        action: String,
+        reason: String,
+    },
 }
 
 /// A queued mail that one sender has claimed; `attempts` fences the claim.
@@ -67,14 +74,43 @@ impl Row {
                 old_address: self.recipient,
                 new_address: self.detail?,
             },
+            "moderation" => {
+                let (action, reason) = self
+                    .detail?
+                    .split_once('\n')
+                    .map(|(a, r)| (a.to_owned(), r.to_owned()))?;
+                Job::Moderation {
+                    user_id: self.user_id?,
+                    address: self.recipient,
+                    action,
+                    reason,
+                }
+            }
             _ => return None,
         })
     }
 }
 
 pub fn enqueue(conn: &mut DbConn, job: &Job, now: i64) -> QueryResult<()> {
+    // The action's name has no line break, so the first one in the detail ends it.
+    let moderation_detail;
     let (kind, recipient, user_id, link_hash, detail) = match job {
         Job::Reset { address } => ("reset", address, None, None, None),
+        Job::Moderation {
+            user_id,
+            address,
+            action,
+            reason,
+        } => {
+            moderation_detail = format!("{action}\n{reason}");
+            (
+                "moderation",
+                address,
+                Some(*user_id),
+                None,
+                Some(moderation_detail.as_str()),
+            )
+        }
         Job::Confirm {
             user_id,
             address,

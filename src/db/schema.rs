@@ -16,6 +16,9 @@ diesel::table! {
         /// Kept by the database: lower(username).
         username_key -> Text,
         email_confirmed -> Bool,
+        moderator -> Bool,
+        suspended_at -> Nullable<BigInt>,
+        suspension_reason -> Nullable<Text>,
     }
 }
 
@@ -103,6 +106,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reports (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        reporter_id -> Nullable<BigInt>,
+        reason -> Text,
+        comment -> Text,
+        created_at -> BigInt,
+        closed_at -> Nullable<BigInt>,
+        closed_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    moderation_log (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        moderator_id -> Nullable<BigInt>,
+        moderator_name -> Text,
+        member_id -> Nullable<BigInt>,
+        member_name -> Text,
+        action -> Text,
+        reason -> Text,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(access_tokens -> users (user_id));
 
@@ -115,5 +144,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_requests,
     outbox,
     picture_uploads,
-    access_tokens
+    access_tokens,
+    reports,
+    moderation_log
 );

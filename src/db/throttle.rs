@@ -67,7 +67,7 @@ pub fn forgive(conn: &mut DbConn, attempt: Attempt) -> QueryResult<()> {
 /// Given the newest (at most `max`) event times in a window of `window` seconds, newest first:
 /// the seconds until one more is allowed, if `max` of them are still inside it. The oldest of
 /// them leaves the window first. The one rule of every throttle here.
-fn wait_for_window(times: &[i64], max: i64, window: i64, now: i64) -> Option<i64> {
+pub(super) fn wait_for_window(times: &[i64], max: i64, window: i64, now: i64) -> Option<i64> {
     if (times.len() as i64) < max {
         return None;
     }

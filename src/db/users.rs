@@ -36,6 +36,9 @@ pub struct User {
     pub bio: Option<String>,
     pub website: Option<String>,
     pub email_confirmed: bool,
+    pub moderator: bool,
+    /// Set while the account is suspended: it opens nothing and shows nowhere.
+    pub suspended_at: Option<i64>,
 }
 
 /// What a login needs to check a password.
@@ -45,6 +48,8 @@ pub struct Credentials {
     pub id: i64,
     pub password_hash: String,
     pub session_epoch: i64,
+    pub suspended_at: Option<i64>,
+    pub suspension_reason: Option<String>,
 }
 
 /// How many accounts one client address may create in an hour; `per_hour == 0` is no limit.

@@ -3,6 +3,7 @@
 mod access_token;
 mod email;
 mod link;
+mod moderation;
 mod password;
 mod profile;
 mod username;
@@ -10,6 +11,7 @@ mod username;
 pub use access_token::{AccessToken, Scope, TokenLifetime, TokenName};
 pub use email::{Email, EmailError, same_mailbox};
 pub use link::{LINK_LIFETIME_SECS, LinkToken, Purpose, TokenHash};
+pub use moderation::{Action, ActionReason, ReportComment, ReportReason};
 pub use password::{Password, PasswordError};
 pub use profile::{
     AboutChange, Bio, BioError, DisplayName, DisplayNameError, Website, WebsiteError, search_key,

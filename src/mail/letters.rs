@@ -6,6 +6,7 @@ use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::db::users::User;
+use crate::domain::Action;
 
 /// What a mail is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,27 @@ pub enum Kind {
     ConfirmChange,
     /// To the old address once a change has been confirmed: the new address, partly hidden.
     AddressChanged { new_address: String },
+    /// What a moderator did to the account, and their reason.
+    Moderation { action: Action, reason: String },
+}
+
+/// What a moderator's action means for the member, in the mail that tells them.
+pub fn moderation_notice(action: Action) -> &'static str {
+    match action {
+        Action::RemovePicture => {
+            "removed the profile picture of your account. Your profile shows the default picture now; you may upload another that follows the site's rules."
+        }
+        Action::ClearProfile => {
+            "cleared the display name, bio and website of your account. You may write them again from your account page, within the site's rules."
+        }
+        Action::Suspend => {
+            "suspended your account. While it is suspended your profile and picture are shown to no one and you cannot log in; you were logged out everywhere and every access token of the account was revoked."
+        }
+        Action::Unsuspend => {
+            "lifted the suspension of your account. You can log in again and your profile is back. Access tokens revoked by the suspension stay revoked: make new ones from your account page."
+        }
+        Action::Dismiss => "looked at reports about your account and took no action against it.",
+    }
 }
 
 /// One mail's content; both parts render it.
@@ -102,6 +124,13 @@ fn subject(kind: &Kind) -> &'static str {
         Kind::Welcome => "Confirm your email address for Folio",
         Kind::ConfirmChange => "Confirm your new email address for Folio",
         Kind::AddressChanged { .. } => "The email address of your Folio account was changed",
+        Kind::Moderation { action, .. } => match action {
+            Action::RemovePicture => "A moderator removed your Folio profile picture",
+            Action::ClearProfile => "A moderator cleared your Folio profile",
+            Action::Suspend => "Your Folio account is suspended",
+            Action::Unsuspend => "Your Folio account is no longer suspended",
+            Action::Dismiss => "Reports about your Folio account were dismissed",
+        },
     }
 }
 
@@ -134,6 +163,31 @@ mod tests {
             bio: None,
             website: None,
             email_confirmed,
+            moderator: false,
+            suspended_at: None,
+        }
+    }
+
+    #[test]
+    fn a_moderation_mail_says_what_was_done_and_why() {
+        for action in Action::ALL {
+            let kind = Kind::Moderation {
+                action,
+                reason: "Links to <script>spam</script>.".into(),
+            };
+            let message = letters()
+                .write(&kind, &user(Some("Ada"), true), "ada@example.org", None)
+                .expect("written");
+            let (subject, text, html) = read(&String::from_utf8(message).expect("utf-8"));
+            assert_eq!(subject, super::subject(&kind), "{action:?}");
+            assert!(text.contains(moderation_notice(action)), "{text}");
+            assert!(text.contains("Links to <script>spam</script>."), "{text}");
+            assert!(
+                html.contains("Links to &#60;script&#62;spam&#60;/script&#62;.")
+                    || html.contains("Links to &lt;script&gt;"),
+                "{html}"
+            );
+            assert!(!html.contains("<script>"), "{html}");
         }
     }
 

@@ -6,7 +6,7 @@
 use crate::db::outbox::{self, Claimed, Job};
 use crate::db::users::{self, User};
 use crate::db::{DbConn, DbError, access_tokens, throttle, tokens, write_transaction};
-use crate::domain::{Email, LinkToken, Purpose, TokenHash, Username, same_mailbox};
+use crate::domain::{Action, Email, LinkToken, Purpose, TokenHash, Username, same_mailbox};
 
 use super::letters::{Kind, Letters, partly_hidden};
 
@@ -175,7 +175,10 @@ pub fn write(
                 let Some(email) = Email::parse(address).ok() else {
                     return Ok(None);
                 };
-                let Some(user) = users::find_by_email(conn, &email)? else {
+                // A suspended account is not sent a way back in.
+                let Some(user) =
+                    users::find_by_email(conn, &email)?.filter(|u| u.suspended_at.is_none())
+                else {
                     return Ok(None);
                 };
                 let token = LinkToken::generate();
@@ -224,6 +227,23 @@ pub fn write(
                     new_address: new_address.clone(),
                 };
                 (user, old_address.clone(), kind, None)
+            }
+            Job::Moderation {
+                user_id,
+                address,
+                action,
+                reason,
+            } => {
+                let (Some(user), Some(action)) =
+                    (users::find(conn, *user_id)?, Action::parse(action))
+                else {
+                    return Ok(None);
+                };
+                let kind = Kind::Moderation {
+                    action,
+                    reason: reason.clone(),
+                };
+                (user, address.clone(), kind, None)
             }
         };
         let message = letters.write(&kind, &user, &recipient, link.as_deref())?;

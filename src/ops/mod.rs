@@ -6,6 +6,7 @@
 //! knows of forms, pages or JSON.
 
 pub mod members;
+pub mod moderation;
 pub mod picture;
 pub mod profile;
 

@@ -10,7 +10,7 @@ use crate::db::{self, Db, DbError, throttle, users};
 use crate::domain::{Email, Username};
 use crate::error::{AppError, see_other};
 use crate::proxy;
-use crate::templates::{Layout, LoginPage, RegisterErrors, RegisterPage, render};
+use crate::templates::{Layout, LoginPage, NoticePage, RegisterErrors, RegisterPage, render};
 
 use super::{Site, mail_requests, new_password};
 use crate::db::users::{Registered, SignupLimit};
@@ -256,6 +256,21 @@ pub async fn login(
     // Forgives this attempt and the account's earlier failures.
     db.run(move |conn| Ok::<_, AppError>(throttle::clear_account(conn, &account)?))
         .await?;
+    if credentials.suspended_at.is_some() {
+        // The right password only: a wrong one got the usual refusal above.
+        tracing::info!(user_id = credentials.id, "login refused: suspended");
+        let page = NoticePage {
+            layout: Layout::new(None, &session, false)?,
+            title: "Your account is suspended".into(),
+            paragraphs: vec![
+                "The site's moderators suspended this account, so it cannot be used to log in, and its profile and picture are shown to no one. They gave this reason:".into(),
+            ],
+            quote: Some(credentials.suspension_reason.clone().unwrap_or_default()),
+            href: "/".into(),
+            label: "Go to the home page".into(),
+        };
+        return render(StatusCode::FORBIDDEN, &page);
+    }
     session.log_in(credentials.id, credentials.session_epoch)?;
     tracing::info!(user_id = credentials.id, "logged in");
     Ok(see_other(&next))

@@ -3,15 +3,19 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::avatar::{Avatars, PictureName, StoreError};
 use crate::error::AppError;
+use crate::ops;
 
 /// Stored pictures, streamed from the store, only under names of the exact `<uuid4>.jpg` form;
 /// nothing else in or outside `profile_pics/` is reachable. Names never change content, so
 /// caches may keep them; a client's copy is confirmed with its entity tag (304). A store that
-/// cannot be reached is a 503, never a 500 page for an image.
+/// cannot be reached is a 503, never a 500 page for an image. A suspended member's picture is
+/// kept but served to no one (404, as for a name nobody has): the database is asked while the
+/// store is, so the check adds no wait of its own.
 pub async fn serve_picture(
     req: HttpRequest,
     path: web::Path<String>,
     avatars: web::Data<Avatars>,
+    ctx: web::Data<ops::Context>,
 ) -> Result<HttpResponse, AppError> {
     let name = PictureName::parse(&path).ok_or(AppError::NotFound)?;
     // Only a single tag is passed on: browsers send back the one they were given.
@@ -21,7 +25,15 @@ pub async fn serve_picture(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.contains(',') && v.trim() != "*")
         .map(str::trim);
-    let mut response = match avatars.store().fetch(&name, if_none_match).await {
+    let (served, fetched) = futures_util::future::join(
+        ops::moderation::picture_is_served(&ctx, name.file_name()),
+        avatars.store().fetch(&name, if_none_match),
+    )
+    .await;
+    if !served? {
+        return Err(AppError::NotFound);
+    }
+    let mut response = match fetched {
         Ok(fetched) => {
             let mut response = HttpResponse::Ok();
             response

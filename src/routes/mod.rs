@@ -9,6 +9,7 @@ mod health;
 mod home;
 mod mail_requests;
 mod media;
+mod moderation;
 mod password;
 mod picture;
 mod profile;
@@ -55,7 +56,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(tokens::revoke),
         )
         .route("/users", web::get().to(directory::list))
-        .route("/users/{username}", web::get().to(profile::show));
+        .route("/users/{username}", web::get().to(profile::show))
+        .route("/users/{username}/report", web::post().to(profile::report))
+        .route("/moderation", web::get().to(moderation::queue))
+        .route("/moderation/log", web::get().to(moderation::log))
+        .route(
+            "/moderation/users/{username}",
+            web::get().to(moderation::member),
+        )
+        .route(
+            "/moderation/users/{username}/action",
+            web::post().to(moderation::act),
+        );
 }
 
 pub use avatar::initials_avatar;
