@@ -16,6 +16,7 @@ mod directory;
 mod formats;
 mod json_api;
 mod mail;
+mod moderation;
 mod modern_formats;
 mod operations;
 mod pages;

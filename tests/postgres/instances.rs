@@ -572,3 +572,45 @@ async fn two_instances_send_each_queued_mail_exactly_once() {
     assert_eq!(server.all().len(), names.len());
     assert_eq!(folio::db::outbox::waiting(&mut conn).expect("count"), 0);
 }
+
+#[tokio::test]
+async fn moderation_on_one_instance_ends_the_suspended_members_session_on_the_other() {
+    let (a, b) = two_instances().await;
+    let member = b.new_browser();
+    member.sign_up("bob").await;
+    assert_eq!(member.get("/account").await.status(), StatusCode::OK);
+    let moderator = a.new_browser();
+    moderator.sign_up("warden").await;
+    a.execute_sql("UPDATE users SET moderator = TRUE WHERE username = 'warden'");
+
+    let response = moderator
+        .submit(
+            "/moderation/users/bob",
+            "/moderation/users/bob/action",
+            &[
+                ("action", "suspend"),
+                ("reason", "Spam through every instance."),
+                ("back", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let account = member.get("/account").await;
+    assert_eq!(account.status(), StatusCode::SEE_OTHER, "logged out on B");
+    assert!(location(&account).starts_with("/login"));
+    assert_eq!(
+        b.new_browser().get("/users/bob").await.status(),
+        StatusCode::GONE,
+        "B's profile page"
+    );
+    let login = member.login("bob", PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::FORBIDDEN, "B refuses the login");
+    assert!(
+        login
+            .text()
+            .await
+            .expect("body")
+            .contains("Spam through every instance.")
+    );
+}

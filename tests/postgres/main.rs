@@ -19,6 +19,8 @@ mod directory;
 mod json_api;
 #[path = "../api/mail.rs"]
 mod mail;
+#[path = "../api/moderation.rs"]
+mod moderation;
 #[path = "../api/operations.rs"]
 mod operations;
 #[path = "../api/pages.rs"]

@@ -53,8 +53,10 @@ CREATE TABLE moderation_log (
 CREATE INDEX moderation_log_member ON moderation_log (member_id, id);
 CREATE FUNCTION moderation_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE'
-        OR NEW.id IS DISTINCT FROM OLD.id OR NEW.created_at IS DISTINCT FROM OLD.created_at
+    IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
+        RAISE EXCEPTION 'the moderation log is append-only';
+    END IF;
+    IF NEW.id IS DISTINCT FROM OLD.id OR NEW.created_at IS DISTINCT FROM OLD.created_at
         OR NEW.moderator_name IS DISTINCT FROM OLD.moderator_name
         OR NEW.member_name IS DISTINCT FROM OLD.member_name
         OR NEW.action IS DISTINCT FROM OLD.action OR NEW.reason IS DISTINCT FROM OLD.reason
@@ -68,6 +70,9 @@ END;
 $$;
 CREATE TRIGGER moderation_log_append_only BEFORE UPDATE OR DELETE ON moderation_log
     FOR EACH ROW EXECUTE FUNCTION moderation_log_append_only();
+-- TRUNCATE fires no row trigger: refused by a statement trigger of its own.
+CREATE TRIGGER moderation_log_no_truncate BEFORE TRUNCATE ON moderation_log
+    FOR EACH STATEMENT EXECUTE FUNCTION moderation_log_append_only();
 
 -- The outbox learns the mail that tells a member what a moderator did. Its detail holds the
 -- action, a line break and the reason.
