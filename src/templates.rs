@@ -315,6 +315,9 @@ pub struct ReportForm {
     pub reason: String,
     pub comment: String,
     pub error: Option<String>,
+    /// Which field the error is about, for `aria-invalid`.
+    pub reason_error: bool,
+    pub comment_error: bool,
 }
 
 impl ReportForm {
@@ -329,6 +332,8 @@ impl ReportForm {
             reason: String::new(),
             comment: String::new(),
             error: None,
+            reason_error: false,
+            comment_error: false,
         }
     }
 }

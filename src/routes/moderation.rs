@@ -152,6 +152,7 @@ pub struct ActionForm {
     pub selected: String,
     pub reason: String,
     pub reason_error: bool,
+    pub action_error: bool,
     pub error: Option<String>,
 }
 
@@ -184,6 +185,7 @@ impl ActionForm {
             selected: String::new(),
             reason: String::new(),
             reason_error: false,
+            action_error: false,
             error: None,
         })
     }
@@ -340,7 +342,8 @@ pub async fn act(
         .ok_or(AppError::NotFound)?;
     let action = Action::parse(&form.action);
     let reason = ActionReason::parse(&form.reason);
-    let refused = |status: StatusCode, message: String, reason_error: bool| {
+    // `on`: the field at fault, if the refusal is about one.
+    let refused = |status: StatusCode, message: String, on: Option<&'static str>| {
         let (selected, typed) = (form.action.clone(), form.reason.clone());
         let member = member.clone();
         let (moderator, session, ctx, urls) = (&moderator, &session, &ctx, &urls);
@@ -348,7 +351,8 @@ pub async fn act(
             let page = member_page(moderator, member, session, ctx, urls, |f| {
                 f.selected = selected;
                 f.reason = typed;
-                f.reason_error = reason_error;
+                f.reason_error = on == Some("reason");
+                f.action_error = on == Some("action");
                 f.error = Some(message);
             })
             .await?;
@@ -356,12 +360,12 @@ pub async fn act(
         }
     };
     let (Some(action), Ok(reason)) = (action, reason.clone()) else {
-        let (message, on_reason) = match (action, reason) {
-            (None, _) => ("Choose an action.".to_owned(), false),
-            (_, Err(e)) => (e, true),
-            _ => (String::new(), false),
+        let (message, on) = match (action, reason) {
+            (None, _) => ("Choose an action.".to_owned(), "action"),
+            (_, Err(e)) => (e, "reason"),
+            _ => (String::new(), "action"),
         };
-        return refused(StatusCode::UNPROCESSABLE_ENTITY, message, on_reason).await;
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, message, Some(on)).await;
     };
     match ops::moderation::act(&ctx, moderator.acting(), member.id, action, reason).await {
         Ok(acted) => {
@@ -389,7 +393,7 @@ pub async fn act(
                 Refused::OnSelf | Refused::OnModerator => StatusCode::FORBIDDEN,
                 _ => StatusCode::CONFLICT,
             };
-            refused(status, why.to_string(), false).await
+            refused(status, why.to_string(), None).await
         }
         Err(ActError::Unexpected(e)) => Err(AppError::Unexpected(e)),
     }

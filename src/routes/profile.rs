@@ -120,6 +120,8 @@ pub async fn report(
     let (Some(reason), Ok(comment)) = (reason, comment.clone()) else {
         let mut again = ReportForm::new(&member.username);
         again.open = true;
+        again.reason_error = reason.is_none();
+        again.comment_error = !again.reason_error;
         again.error = Some(match (reason, comment) {
             (None, _) => "Choose what is wrong with this profile.".into(),
             (_, Err(e)) => e,

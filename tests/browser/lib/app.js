@@ -1,7 +1,7 @@
 // Starts the real Folio binary on a free port with its own database, media folder and key.
 'use strict';
 
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -23,19 +23,20 @@ async function startApp(env = {}) {
     throw new Error(`${BINARY} is missing: run \`cargo build\` first (npm test does)`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'folio-browser-'));
+  const settings = {
+    PATH: process.env.PATH,
+    RUST_LOG: 'info',
+    NO_COLOR: '1',
+    FOLIO_BIND: '127.0.0.1:0',
+    DATABASE_URL: path.join(dir, 'folio.db'),
+    FOLIO_MEDIA_DIR: path.join(dir, 'media'),
+    FOLIO_SECRET_KEY_FILE: path.join(dir, 'folio.key'),
+    ...env,
+  };
   const child = spawn(BINARY, [], {
     // The temp dir is the working directory, so no `.env` of the repo is read.
     cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      RUST_LOG: 'info',
-      NO_COLOR: '1',
-      FOLIO_BIND: '127.0.0.1:0',
-      DATABASE_URL: path.join(dir, 'folio.db'),
-      FOLIO_MEDIA_DIR: path.join(dir, 'media'),
-      FOLIO_SECRET_KEY_FILE: path.join(dir, 'folio.key'),
-      ...env,
-    },
+    env: settings,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -65,6 +66,13 @@ async function startApp(env = {}) {
         .sort();
     },
     log: () => log,
+    /**
+     * Runs a command of the same binary with the same settings as the server, e.g.
+     * `folio('moderators', 'add', 'ada')`; returns what it printed, throws if it fails.
+     */
+    folio(...args) {
+      return execFileSync(BINARY, args, { cwd: dir, env: settings, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -98,4 +98,53 @@ async function savePublicProfile(page, base, { displayName = '', bio = '', websi
   assert.equal(await flash(page), 'Public profile updated');
 }
 
-module.exports = { PASSWORD, register, logIn, logOut, flash, naturalSize, averageColour, assertColour, focusedId, savePublicProfile };
+/**
+ * Reports a member through the form on their profile (logged in as someone else): `reason`
+ * is the radio's label, e.g. 'Spam or advertising'. Resolves on the page that follows; returns
+ * the form post's response.
+ */
+async function reportMember(page, base, username, { reason, comment = '' }) {
+  await page.goto(`${base}/users/${username}`);
+  await page.locator('details.report summary').click();
+  await page.getByRole('radio', { name: reason, exact: true }).check();
+  await page.getByLabel('Details').fill(comment);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/users/${username}/report`) && r.request().method() === 'POST'),
+    page.waitForNavigation(),
+    page.getByRole('button', { name: 'Send the report' }).click(),
+  ]);
+  return response;
+}
+
+/**
+ * A moderator takes an action on a member from the member's moderation page: `action` is the
+ * radio's label, e.g. 'Suspend the account'. Asserts the 303 and the "Done: ..." message.
+ */
+async function moderate(page, base, username, { action, reason }) {
+  await page.goto(`${base}/moderation/users/${username}`);
+  await page.getByRole('radio', { name: action, exact: true }).check();
+  await page.getByLabel('Reason', { exact: true }).fill(reason);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/moderation/users/${username}/action`) && r.request().method() === 'POST'),
+    page.waitForNavigation(),
+    page.getByRole('button', { name: 'Take the action' }).click(),
+  ]);
+  assert.equal(response.status(), 303, `the action form answers 303 (${action} on @${username})`);
+  const message = await flash(page);
+  assert.ok(message.startsWith('Done: ') && message.includes(` of @${username}.`), message);
+}
+
+module.exports = {
+  PASSWORD,
+  register,
+  logIn,
+  logOut,
+  flash,
+  naturalSize,
+  averageColour,
+  assertColour,
+  focusedId,
+  savePublicProfile,
+  reportMember,
+  moderate,
+};
