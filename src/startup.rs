@@ -206,6 +206,9 @@ fn serve(
     let site = routes::Site {
         public_url: match &settings.public_url {
             Some(url) => url.clone(),
+            // Browsers refuse WebAuthn on an IP address, and treat localhost as secure: on the
+            // loopback bind, passkeys work as the site is started.
+            None if address.ip().is_loopback() => format!("http://localhost:{}", address.port()),
             None => format!("http://{address}"),
         },
         signups_per_hour: settings.signups_per_hour,
@@ -220,6 +223,7 @@ fn serve(
         db: db.get_ref().clone(),
         avatars: avatars.clone(),
         uploads_per_hour: settings.uploads_per_hour,
+        sealer: crate::auth::Sealer::derive(key.master(), "totp secret"),
     });
     let avatars = web::Data::new(avatars);
     let passwords = web::Data::new(passwords);

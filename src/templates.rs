@@ -159,6 +159,15 @@ pub struct LoginPage {
     pub error: Option<String>,
 }
 
+/// The login's second step: the code.
+#[derive(Template)]
+#[template(path = "login_two_factor.html")]
+pub struct TwoFactorPage {
+    pub layout: Layout,
+    pub username: String,
+    pub error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage {

@@ -3,12 +3,14 @@
 mod csrf;
 mod password;
 mod private_cookie;
+mod seal;
 mod session;
 mod user;
 
 pub use csrf::{CsrfForm, NoFields, reject_cross_site};
 pub use password::Passwords;
 pub use private_cookie::PrivateCookies;
+pub use seal::Sealer;
 pub use session::{ABSOLUTE_LIFETIME_SECS, DbSessionStore, IDLE_TIMEOUT_SECS, TypedSession};
 pub use user::{CurrentUser, MaybeUser};
 

@@ -19,16 +19,48 @@ const USER_ID: &str = "user_id";
 const EPOCH: &str = "epoch";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
+/// The session's public name (the sessions list's), its browser and client address.
+const HANDLE: &str = "handle";
+const USER_AGENT: &str = "user_agent";
+const CLIENT: &str = "client";
+/// A login waiting for its second factor: who, their session epoch, since when, and where to
+/// go after.
+const PENDING_USER: &str = "pending_user";
+const PENDING_EPOCH: &str = "pending_epoch";
+const PENDING_SINCE: &str = "pending_since";
+const PENDING_NEXT: &str = "pending_next";
+
+/// How long the password step of a two-factor login waits for its code.
+pub const PENDING_SECS: i64 = 5 * 60;
+
+/// What a login records about the browser that made it, for the sessions list.
+#[derive(Debug, Clone)]
+struct Device {
+    user_agent: String,
+    client: String,
+}
 
 /// The session as the app uses it: who is logged in, the CSRF token, a one-time message.
-pub struct TypedSession(Session);
+pub struct TypedSession(Session, Device);
 
 impl FromRequest for TypedSession {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Self(req.get_session())))
+        let user_agent = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        let device = Device {
+            user_agent,
+            client: crate::proxy::client_of(req).address(),
+        };
+        ready(Ok(Self(req.get_session(), device)))
     }
 }
 
@@ -41,6 +73,9 @@ impl TypedSession {
         self.insert(USER_ID, user_id)?;
         self.insert(EPOCH, epoch)?;
         self.insert(CSRF, super::random_hex(32))?;
+        self.insert(HANDLE, super::random_hex(12))?;
+        self.insert(USER_AGENT, &self.1.user_agent)?;
+        self.insert(CLIENT, &self.1.client)?;
         if let Some(flash) = flash {
             self.flash(&flash)?;
         }
@@ -52,6 +87,38 @@ impl TypedSession {
     pub fn log_out(&self) {
         self.0.clear();
         self.0.renew();
+    }
+
+    /// The password step of a two-factor login is done: the session waits for the code, under
+    /// a fresh id, logged in to nothing.
+    pub fn begin_two_factor(&self, user_id: i64, epoch: i64, next: &str) -> Result<(), AppError> {
+        let flash = self.take_flash();
+        self.0.clear();
+        self.0.renew();
+        self.insert(PENDING_USER, user_id)?;
+        self.insert(PENDING_EPOCH, epoch)?;
+        self.insert(PENDING_SINCE, crate::db::now())?;
+        self.insert(PENDING_NEXT, next)?;
+        self.insert(CSRF, super::random_hex(32))?;
+        if let Some(flash) = flash {
+            self.flash(&flash)?;
+        }
+        Ok(())
+    }
+
+    /// (user id, session epoch, where to go after) of a login waiting for its code, while it
+    /// may still be given.
+    pub fn pending_two_factor(&self) -> Option<(i64, i64, String)> {
+        let id = self.0.get::<i64>(PENDING_USER).ok().flatten()?;
+        let epoch = self.0.get::<i64>(PENDING_EPOCH).ok().flatten()?;
+        let since = self.0.get::<i64>(PENDING_SINCE).ok().flatten()?;
+        let next = self.0.get::<String>(PENDING_NEXT).ok().flatten()?;
+        (since + PENDING_SECS > crate::db::now()).then_some((id, epoch, next))
+    }
+
+    /// This session's public name on the sessions list.
+    pub fn handle(&self) -> Option<String> {
+        self.0.get::<String>(HANDLE).ok().flatten()
     }
 
     /// (user id, session epoch) of a logged-in session.
@@ -124,14 +191,14 @@ impl DbSessionStore {
 
     async fn save_state(&self, state: State, ttl: &Duration) -> anyhow::Result<SessionKey> {
         let key = super::random_hex(32);
-        let user_id = user_id_of(&state);
+        let owner = owner_of(&state);
         let json = serde_json::to_string(&state)?;
         let ttl = ttl.whole_seconds();
         let id = key.clone();
         self.db
             .run(move |conn| {
                 let now = db::now();
-                sessions::insert(conn, &id, user_id, &json, now, now + ttl)
+                sessions::insert(conn, &id, &owner, &json, now, now + ttl)
                     .map_err(anyhow::Error::from)
             })
             .await?;
@@ -139,10 +206,17 @@ impl DbSessionStore {
     }
 }
 
-fn user_id_of(state: &State) -> Option<i64> {
-    state
-        .get(USER_ID)
-        .and_then(|v| serde_json::from_str(v).ok())
+/// The row's columns beside the state (actix-session keeps each value as JSON text).
+fn owner_of(state: &State) -> sessions::Owner {
+    fn get<T: serde::de::DeserializeOwned>(state: &State, key: &str) -> Option<T> {
+        state.get(key).and_then(|v| serde_json::from_str(v).ok())
+    }
+    sessions::Owner {
+        user_id: get(state, USER_ID),
+        handle: get(state, HANDLE),
+        user_agent: get(state, USER_AGENT),
+        client: get(state, CLIENT),
+    }
 }
 
 impl SessionStore for DbSessionStore {
@@ -174,7 +248,7 @@ impl SessionStore for DbSessionStore {
         mut state: State,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
-        let user_id = user_id_of(&state);
+        let owner = owner_of(&state);
         let json =
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let id = key.as_ref().to_owned();
@@ -182,7 +256,8 @@ impl SessionStore for DbSessionStore {
         let updated = self
             .db
             .run(move |conn| {
-                sessions::update(conn, &id, user_id, &json, db::now() + ttl_secs)
+                let now = db::now();
+                sessions::update(conn, &id, &owner, &json, now, now + ttl_secs)
                     .map_err(anyhow::Error::from)
             })
             .await
@@ -192,8 +267,9 @@ impl SessionStore for DbSessionStore {
         }
         // The session was ended (logout, password change) while this request ran: keep what
         // the request wrote, but never bring the login back.
-        state.remove(USER_ID);
-        state.remove(EPOCH);
+        for key in [USER_ID, EPOCH, HANDLE, USER_AGENT, CLIENT] {
+            state.remove(key);
+        }
         self.save_state(state, ttl)
             .await
             .map_err(UpdateError::Other)
@@ -204,7 +280,8 @@ impl SessionStore for DbSessionStore {
         let ttl = ttl.whole_seconds();
         self.db
             .run(move |conn| {
-                sessions::touch(conn, &id, db::now() + ttl, 60).map_err(anyhow::Error::from)
+                let now = db::now();
+                sessions::touch(conn, &id, now, now + ttl, 60).map_err(anyhow::Error::from)
             })
             .await
     }

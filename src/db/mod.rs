@@ -18,6 +18,7 @@ pub mod schema;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod two_factor;
 pub mod url;
 pub mod users;
 

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::schema::outbox as o;
 use super::{DbConn, write_transaction};
-use crate::domain::TokenHash;
+use crate::domain::{Notice, TokenHash};
 
 /// What a queued mail is to say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,12 @@ pub enum Job {
         user_id: i64,
         old_address: String,
         new_address: String,
+    },
+    /// To the account's address: how it signs in changed.
+    Security {
+        user_id: i64,
+        address: String,
+        notice: Notice,
     },
     /// To the member: what a moderator did (`action`, as stored) and why.
     Moderation {
@@ -74,6 +80,11 @@ impl Row {
                 old_address: self.recipient,
                 new_address: self.detail?,
             },
+            "security" => Job::Security {
+                user_id: self.user_id?,
+                address: self.recipient,
+                notice: Notice::parse(&self.detail?)?,
+            },
             "moderation" => {
                 let (action, reason) = self
                     .detail?
@@ -91,11 +102,44 @@ impl Row {
     }
 }
 
+/// Queues the notice of a change to how `user_id` signs in, to the account's address now.
+pub fn notify(conn: &mut DbConn, user_id: i64, notice: Notice, now: i64) -> QueryResult<()> {
+    use super::schema::users;
+    let address: Option<String> = users::table
+        .find(user_id)
+        .select(users::email)
+        .get_result(conn)
+        .optional()?;
+    match address {
+        Some(address) => enqueue(
+            conn,
+            &Job::Security {
+                user_id,
+                address,
+                notice,
+            },
+            now,
+        ),
+        None => Ok(()),
+    }
+}
+
 pub fn enqueue(conn: &mut DbConn, job: &Job, now: i64) -> QueryResult<()> {
     // The action's name has no line break, so the first one in the detail ends it.
     let moderation_detail;
     let (kind, recipient, user_id, link_hash, detail) = match job {
         Job::Reset { address } => ("reset", address, None, None, None),
+        Job::Security {
+            user_id,
+            address,
+            notice,
+        } => (
+            "security",
+            address,
+            Some(*user_id),
+            None,
+            Some(notice.as_str()),
+        ),
         Job::Moderation {
             user_id,
             address,

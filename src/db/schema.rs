@@ -19,6 +19,11 @@ diesel::table! {
         moderator -> Bool,
         suspended_at -> Nullable<BigInt>,
         suspension_reason -> Nullable<Text>,
+        totp_secret -> Nullable<Text>,
+        totp_pending -> Nullable<Text>,
+        totp_pending_at -> Nullable<BigInt>,
+        totp_last_step -> Nullable<BigInt>,
+        webauthn_handle -> Nullable<Text>,
     }
 }
 
@@ -29,6 +34,10 @@ diesel::table! {
         state -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+        user_agent -> Nullable<Text>,
+        client -> Nullable<Text>,
+        last_used_at -> Nullable<BigInt>,
+        handle -> Nullable<Text>,
     }
 }
 
@@ -132,6 +141,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    passkeys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        credential_id -> Text,
+        credential -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webauthn_challenges (id) {
+        id -> Text,
+        user_id -> Nullable<BigInt>,
+        purpose -> Text,
+        state -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(access_tokens -> users (user_id));
 
@@ -146,5 +186,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     picture_uploads,
     access_tokens,
     reports,
-    moderation_log
+    moderation_log,
+    recovery_codes,
+    passkeys,
+    webauthn_challenges
 );

@@ -50,6 +50,8 @@ pub struct Credentials {
     pub session_epoch: i64,
     pub suspended_at: Option<i64>,
     pub suspension_reason: Option<String>,
+    /// Sealed; `Some` while two-factor sign-in is on.
+    pub totp_secret: Option<String>,
 }
 
 /// How many accounts one client address may create in an hour; `per_hour == 0` is no limit.
@@ -287,7 +289,11 @@ pub fn update_about(conn: &mut DbConn, id: i64, change: &AboutChange) -> QueryRe
 /// Stores a new password hash and ends every session of the account; returns the new
 /// session epoch for the session that made the change.
 pub fn change_password(conn: &mut DbConn, id: i64, password_hash: &str) -> QueryResult<i64> {
-    write_transaction(conn, |conn| set_password(conn, id, password_hash))
+    write_transaction(conn, |conn| {
+        let epoch = set_password(conn, id, password_hash)?;
+        super::outbox::notify(conn, id, crate::domain::Notice::PasswordChanged, now())?;
+        Ok(epoch)
+    })
 }
 
 /// Points the user at a new picture (or none) and returns the file it pointed at before, so

@@ -6,7 +6,7 @@ use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::db::users::User;
-use crate::domain::Action;
+use crate::domain::{Action, Notice};
 
 /// What a mail is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub enum Kind {
     ConfirmChange,
     /// To the old address once a change has been confirmed: the new address, partly hidden.
     AddressChanged { new_address: String },
+    /// How the account signs in changed.
+    Security(Notice),
     /// What a moderator did to the account, and their reason.
     Moderation { action: Action, reason: String },
 }
@@ -124,6 +126,7 @@ fn subject(kind: &Kind) -> &'static str {
         Kind::Welcome => "Confirm your email address for Folio",
         Kind::ConfirmChange => "Confirm your new email address for Folio",
         Kind::AddressChanged { .. } => "The email address of your Folio account was changed",
+        Kind::Security(notice) => notice.subject(),
         Kind::Moderation { action, .. } => match action {
             Action::RemovePicture => "A moderator removed your Folio profile picture",
             Action::ClearProfile => "A moderator cleared your Folio profile",

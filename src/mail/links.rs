@@ -99,6 +99,12 @@ pub fn reset_password(
             return Ok(None);
         }
         let epoch = users::set_password(conn, link.user_id, password_hash)?;
+        outbox::notify(
+            conn,
+            link.user_id,
+            crate::domain::Notice::PasswordReset,
+            crate::db::now(),
+        )?;
         // Whoever made the reset necessary may have made tokens too.
         access_tokens::revoke_all(conn, link.user_id)?;
         users::mark_confirmed(conn, link.user_id)?;
@@ -227,6 +233,16 @@ pub fn write(
                     new_address: new_address.clone(),
                 };
                 (user, old_address.clone(), kind, None)
+            }
+            Job::Security {
+                user_id,
+                address,
+                notice,
+            } => {
+                let Some(user) = users::find(conn, *user_id)? else {
+                    return Ok(None);
+                };
+                (user, address.clone(), Kind::Security(*notice), None)
             }
             Job::Moderation {
                 user_id,

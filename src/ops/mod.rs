@@ -9,6 +9,7 @@ pub mod members;
 pub mod moderation;
 pub mod picture;
 pub mod profile;
+pub mod two_factor;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,8 @@ pub struct Context {
     pub avatars: Avatars,
     /// `FOLIO_UPLOADS_PER_HOUR`: pictures one account may send in an hour; 0 is no limit.
     pub uploads_per_hour: u32,
+    /// Seals the authenticator apps' secrets.
+    pub sealer: crate::auth::Sealer,
 }
 
 /// Messages for the fields a person got wrong, by field name (`display_name`, `bio`, …), in

@@ -280,7 +280,7 @@ pub struct PasswordForm {
 
 /// Checks the password of the logged-in user, counting failures like logins do, so a
 /// borrowed session cannot be used to guess it. `Err(message)` is shown beside the field.
-async fn confirm_password(
+pub(super) async fn confirm_password(
     req: &HttpRequest,
     user: &User,
     password: String,
@@ -308,6 +308,8 @@ async fn confirm_password(
     Ok(Ok(()))
 }
 
+// One extractor per thing the handler touches; bundling them would only hide that.
+#[allow(clippy::too_many_arguments)]
 pub async fn change_password(
     req: HttpRequest,
     user: CurrentUser,
@@ -316,6 +318,7 @@ pub async fn change_password(
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
     upload: web::Data<UploadConfig>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
     let again = |status, errors| {
         account_page(
@@ -356,6 +359,7 @@ pub async fn change_password(
         .run(move |conn| Ok::<_, AppError>(users::change_password(conn, id, &hash)?))
         .await?;
     // Every session of the account is gone; this one continues under a fresh id.
+    outbox.wake();
     session.log_in(id, epoch)?;
     session.flash("Password changed. You have been logged out everywhere else.")?;
     tracing::info!(user_id = id, "password changed");

@@ -10,7 +10,9 @@ use crate::db::{self, Db, DbError, throttle, users};
 use crate::domain::{Email, Username};
 use crate::error::{AppError, see_other};
 use crate::proxy;
-use crate::templates::{Layout, LoginPage, NoticePage, RegisterErrors, RegisterPage, render};
+use crate::templates::{
+    Layout, LoginPage, NoticePage, RegisterErrors, RegisterPage, TwoFactorPage, render,
+};
 
 use super::{Site, mail_requests, new_password};
 use crate::db::users::{Registered, SignupLimit};
@@ -271,8 +273,84 @@ pub async fn login(
         };
         return render(StatusCode::FORBIDDEN, &page);
     }
+    if credentials.totp_secret.is_some() {
+        // Logged in to nothing until the code is given.
+        session.begin_two_factor(credentials.id, credentials.session_epoch, &next)?;
+        tracing::info!(
+            user_id = credentials.id,
+            "password accepted; waiting for the code"
+        );
+        return Ok(see_other("/login/two-factor"));
+    }
     session.log_in(credentials.id, credentials.session_epoch)?;
     tracing::info!(user_id = credentials.id, "logged in");
+    Ok(see_other(&next))
+}
+
+const TWO_FACTOR_EXPIRED: &str =
+    "The sign-in waited too long for its code. Log in again with your password.";
+
+/// `GET /login/two-factor`: the code's form, while a login waits for it.
+pub async fn two_factor_form(
+    session: TypedSession,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
+    let Some((user_id, _, _)) = session.pending_two_factor() else {
+        session.flash(TWO_FACTOR_EXPIRED)?;
+        return Ok(see_other("/login"));
+    };
+    let username = pending_username(&db, user_id).await?;
+    let page = TwoFactorPage {
+        layout: Layout::new(None, &session, true)?,
+        username,
+        error: None,
+    };
+    render(StatusCode::OK, &page)
+}
+
+async fn pending_username(db: &Db, user_id: i64) -> Result<String, AppError> {
+    Ok(db
+        .run(move |conn| Ok::<_, AppError>(users::find(conn, user_id)?))
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /login/two-factor`: a current TOTP code (once) or an unused recovery code finishes
+/// the login; a wrong one counts like a wrong password.
+pub async fn two_factor(
+    req: HttpRequest,
+    session: TypedSession,
+    CsrfForm(form): CsrfForm<CodeForm>,
+    db: web::Data<Db>,
+    ctx: web::Data<crate::ops::Context>,
+) -> Result<HttpResponse, AppError> {
+    let Some((user_id, epoch, next)) = session.pending_two_factor() else {
+        session.flash(TWO_FACTOR_EXPIRED)?;
+        return Ok(see_other("/login"));
+    };
+    if let Err((status, message)) =
+        super::security::check_code(&req, user_id, &form.code, &ctx, &db).await?
+    {
+        tracing::info!(user_id, "two-factor code refused");
+        let page = TwoFactorPage {
+            layout: Layout::new(None, &session, true)?,
+            username: pending_username(&db, user_id).await?,
+            error: Some(message),
+        };
+        return render(status, &page);
+    }
+    let account = format!("user:{user_id}");
+    db.run(move |conn| Ok::<_, AppError>(throttle::clear_account(conn, &account)?))
+        .await?;
+    session.log_in(user_id, epoch)?;
+    tracing::info!(user_id, "logged in with two factors");
     Ok(see_other(&next))
 }
 

@@ -13,6 +13,7 @@ mod moderation;
 mod password;
 mod picture;
 mod profile;
+mod security;
 mod tokens;
 
 use actix_web::web;
@@ -31,6 +32,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login))
         .route("/logout", web::post().to(auth::logout))
+        .route("/login/two-factor", web::get().to(auth::two_factor_form))
+        .route("/login/two-factor", web::post().to(auth::two_factor))
+        .route("/account/security", web::get().to(security::show))
+        .route("/account/totp/start", web::post().to(security::start))
+        .route("/account/totp/confirm", web::post().to(security::confirm))
+        .route("/account/totp/disable", web::post().to(security::disable))
+        .route(
+            "/account/recovery-codes",
+            web::post().to(security::new_codes),
+        )
+        .route(
+            "/account/sessions/delete-others",
+            web::post().to(security::end_others),
+        )
+        .route(
+            "/account/sessions/{handle}/delete",
+            web::post().to(security::end_session),
+        )
         .route("/password/forgot", web::get().to(password::forgot_form))
         .route("/password/forgot", web::post().to(password::forgot))
         .route(

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, MaybeUser, Passwords, TypedSession};
-use crate::db::Db;
+use crate::db::{Db, users};
 use crate::domain::{Email, TokenHash};
 
 use super::{mail_requests, new_password};
@@ -135,6 +135,7 @@ pub async fn reset(
     CsrfForm(form): CsrfForm<ResetForm>,
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
     // A dead link costs a lookup, never a password hash.
     let (Some(hash), Some(account)) = (TokenHash::of_link(&token), link_user(&db, &token).await?)
@@ -160,6 +161,21 @@ pub async fn reset(
     let Some((id, epoch)) = reset else {
         return dead_link(&user, &session);
     };
+    outbox.wake();
+    // A mailed link proves the mailbox, not the second factor: with two-factor sign-in on,
+    // the code is still asked for.
+    let two_factor = db
+        .run(move |conn| Ok::<_, AppError>(users::credentials(conn, id)?))
+        .await?
+        .is_some_and(|c| c.totp_secret.is_some());
+    if two_factor {
+        session.begin_two_factor(id, epoch, "/account")?;
+        session.flash(
+            "Your new password is saved, and every session of your account has ended. Enter a code from your authenticator app to log in.",
+        )?;
+        tracing::info!(user_id = id, "password reset; waiting for the code");
+        return Ok(see_other("/login/two-factor"));
+    }
     // Every session of the account is gone; this one starts afresh under a new id.
     session.log_in(id, epoch)?;
     session.flash(

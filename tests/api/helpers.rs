@@ -257,6 +257,15 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The site's own address for `path` as it writes it in mails and link previews: without
+    /// `FOLIO_PUBLIC_URL`, `localhost` and the port it listens on.
+    pub fn public_url(&self, path: &str) -> String {
+        format!(
+            "{}{path}",
+            self.address.replacen("127.0.0.1", "localhost", 1)
+        )
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.expect("GET")
     }

@@ -13,8 +13,8 @@ const NEW_PASSWORD: &str = "another-long-pass-42";
 
 /// The path (from the site's root) of the link in `mail` that starts with `prefix`.
 fn link_path(app: &TestApp, mail: &Received, prefix: &str) -> String {
-    let link = mail.link(&app.url(prefix));
-    link.strip_prefix(&app.address)
+    let link = mail.link(&app.public_url(prefix));
+    link.strip_prefix(&app.public_url(""))
         .expect("an absolute link to the site")
         .to_owned()
 }
@@ -119,7 +119,7 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link_once() {
         .expect("the reset mail");
     let path = link_path(&app, reset, "/password/reset/");
     assert!(
-        reset.html().contains(&app.url(&path)),
+        reset.html().contains(&app.public_url(&path)),
         "the HTML part links too"
     );
     assert_eq!(path.len(), "/password/reset/".len() + 43, "256 random bits");
@@ -540,7 +540,7 @@ async fn without_a_mail_server_mails_are_written_as_files() {
         Some("Confirm your email address for Folio")
     );
     let text = parsed.body_text(0).expect("text").into_owned();
-    assert!(text.contains(&app.url("/email/confirm/")), "{text}");
+    assert!(text.contains(&app.public_url("/email/confirm/")), "{text}");
     assert!(outbox_rows(&app).is_empty(), "sent, so no longer waiting");
 }
 

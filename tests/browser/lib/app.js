@@ -55,7 +55,9 @@ async function startApp(env = {}) {
     );
   });
   return {
-    url,
+    // The site as people reach it, and as it names itself by default (its public URL): a name,
+    // not an IP address, so that browsers offer passkeys.
+    url: url.replace('127.0.0.1', 'localhost'),
     dir,
     mediaDir: path.join(dir, 'media', 'profile_pics'),
     /** The stored pictures, sorted: what the media folder holds right now. */
