@@ -198,6 +198,8 @@ pub struct TokensCard {
     pub scope: String,
     pub expiry_options: Vec<SelectOption>,
     pub items: Vec<TokenItem>,
+    /// Two-factor sign-in is on: making a token asks for a code too.
+    pub ask_code: bool,
 }
 
 pub struct SelectOption {
@@ -289,6 +291,7 @@ pub struct AccountErrors {
     pub token_name: Option<String>,
     pub token_scope: Option<String>,
     pub token_expires: Option<String>,
+    pub token_code: Option<String>,
     /// About the token form as a whole (the account has as many tokens as it may).
     pub tokens: Option<String>,
 }

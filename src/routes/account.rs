@@ -49,8 +49,13 @@ async fn account_view(
     new_token: Option<String>,
 ) -> Result<AccountPage, AppError> {
     let id = user.id;
-    let token_rows = db
-        .run(move |conn| Ok::<_, AppError>(access_tokens::list(conn, id)?))
+    let (token_rows, two_factor) = db
+        .run(move |conn| {
+            Ok::<_, AppError>((
+                access_tokens::list(conn, id)?,
+                crate::db::two_factor::state(conn, id)?.is_some_and(|s| s.totp_secret.is_some()),
+            ))
+        })
         .await?;
     let (username, email) = typed
         .details
@@ -72,7 +77,13 @@ async fn account_view(
         pending_email: user.pending_email.clone(),
         max_upload: super::human_bytes(upload.max_bytes),
         max_bytes: upload.max_bytes,
-        tokens: tokens::card(token_rows, typed.token, new_token, crate::db::now()),
+        tokens: tokens::card(
+            token_rows,
+            typed.token,
+            new_token,
+            crate::db::now(),
+            two_factor,
+        ),
         errors,
     })
 }

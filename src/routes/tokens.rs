@@ -13,6 +13,7 @@ use crate::db::{self, Db};
 use crate::domain::{AccessToken, Scope, TokenLifetime, TokenName};
 use crate::error::{AppError, see_other};
 use crate::head::AskedWithHead;
+use crate::ops;
 use crate::templates::{
     AccountErrors, DateText, SelectOption, TokenFields, TokenItem, TokensCard, Typed,
 };
@@ -40,16 +41,23 @@ pub struct CreateForm {
     scope: String,
     #[serde(default)]
     expires_days: String,
+    /// With two-factor sign-in on: a code.
+    #[serde(default)]
+    code: String,
 }
 
-/// `POST /account/tokens`.
+/// `POST /account/tokens`. Tokens are for programs, which two-factor sign-in does not
+/// concern; but with it on, making one asks for a code, so a stolen session alone cannot.
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
+    req: HttpRequest,
     user: CurrentUser,
     session: TypedSession,
     CsrfForm(form): CsrfForm<CreateForm>,
     db: web::Data<Db>,
     upload: web::Data<UploadConfig>,
     cookies: web::Data<PrivateCookies>,
+    ctx: web::Data<ops::Context>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = AccountErrors::default();
     let name = TokenName::parse(&form.name)
@@ -74,6 +82,16 @@ pub async fn create(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return account_page(&user, &session, &upload, &db, status, typed, errors).await;
     };
+    if ops::two_factor::status(&ctx, user.id).await?.on
+        && let Err((status, message)) =
+            super::security::check_code(&req, user.id, &form.code, &ctx, &db).await?
+    {
+        let errors = AccountErrors {
+            token_code: Some(message),
+            ..AccountErrors::default()
+        };
+        return account_page(&user, &session, &upload, &db, status, typed, errors).await;
+    }
 
     let token = AccessToken::generate();
     let hash = token.hash();
@@ -169,6 +187,7 @@ pub fn card(
     typed: Option<TokenFields>,
     new_token: Option<String>,
     now: i64,
+    ask_code: bool,
 ) -> TokensCard {
     let typed = typed.unwrap_or_else(|| TokenFields {
         name: String::new(),
@@ -176,6 +195,7 @@ pub fn card(
         expires_days: DEFAULT_EXPIRY.to_owned(),
     });
     TokensCard {
+        ask_code,
         new_token,
         expiry_options: expiry_options(&typed.expires_days),
         name: typed.name,
