@@ -116,6 +116,17 @@ impl TypedSession {
         (since + PENDING_SECS > crate::db::now()).then_some((id, epoch, next))
     }
 
+    /// Names a logged-in session that began before sessions had handles (and its browser), so
+    /// the sessions list can show it; saved with this request.
+    pub fn ensure_handle(&self) -> Result<(), AppError> {
+        if self.user().is_some() && self.handle().is_none() {
+            self.insert(HANDLE, super::random_hex(12))?;
+            self.insert(USER_AGENT, &self.1.user_agent)?;
+            self.insert(CLIENT, &self.1.client)?;
+        }
+        Ok(())
+    }
+
     /// This session's public name on the sessions list.
     pub fn handle(&self) -> Option<String> {
         self.0.get::<String>(HANDLE).ok().flatten()

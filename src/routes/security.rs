@@ -42,7 +42,8 @@ pub struct PendingView {
 
 /// One session as the list shows it.
 pub struct SessionRow {
-    pub handle: String,
+    /// `None` for a session from before sessions had names: only "every other" ends it.
+    pub handle: Option<String>,
     pub browser: String,
     pub client: String,
     pub started: String,
@@ -175,16 +176,13 @@ async fn page(
         .await?;
     let sessions = listed
         .into_iter()
-        .filter_map(|s| {
-            let handle = s.handle?;
-            Some(SessionRow {
-                current: current.as_deref() == Some(handle.as_str()),
-                browser: browser_name(s.user_agent.as_deref().unwrap_or_default()),
-                client: s.client.unwrap_or_else(|| "unknown".to_owned()),
-                started: when(s.created_at),
-                last_used: when(s.last_used_at.unwrap_or(s.created_at)),
-                handle,
-            })
+        .map(|s| SessionRow {
+            current: current.is_some() && current == s.handle,
+            browser: browser_name(s.user_agent.as_deref().unwrap_or_default()),
+            client: s.client.unwrap_or_else(|| "unknown".to_owned()),
+            started: when(s.created_at),
+            last_used: when(s.last_used_at.unwrap_or(s.created_at)),
+            handle: s.handle,
         })
         .collect();
     Ok(SecurityPage {
@@ -208,6 +206,7 @@ pub async fn show(
     site: web::Data<Site>,
     cookies: web::Data<PrivateCookies>,
 ) -> Result<HttpResponse, AppError> {
+    session.ensure_handle()?;
     let (codes, removal) = take_new_codes(&req, &cookies, user.id);
     let page = page(
         &user,
