@@ -28,6 +28,11 @@ pub fn state(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<TwoFactor>> 
         .optional()
 }
 
+/// Whether two-factor sign-in is on for the account.
+pub fn is_on(conn: &mut DbConn, user_id: i64) -> QueryResult<bool> {
+    Ok(state(conn, user_id)?.is_some_and(|s| s.totp_secret.is_some()))
+}
+
 /// Stores a new secret waiting for its first code (replacing any other waiting one).
 pub fn set_pending(conn: &mut DbConn, user_id: i64, sealed: &str, now: i64) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))

@@ -108,7 +108,10 @@ pub fn reset_password(
         // Whoever made the reset necessary may have made tokens too.
         access_tokens::revoke_all(conn, link.user_id)?;
         users::mark_confirmed(conn, link.user_id)?;
-        throttle::clear_account(conn, &format!("user:{}", link.user_id))?;
+        // With two-factor sign-in on, the code is still to come: its wrong guesses stay counted.
+        if !crate::db::two_factor::is_on(conn, link.user_id)? {
+            throttle::clear_account(conn, &format!("user:{}", link.user_id))?;
+        }
         Ok(Some((link.user_id, epoch)))
     })
 }

@@ -240,7 +240,7 @@ pub async fn login(
         || format!("name:{}", login.to_ascii_lowercase()),
         |c| format!("user:{}", c.id),
     );
-    let _attempt = match begin_attempt(&db, &account, &client).await? {
+    let attempt = match begin_attempt(&db, &account, &client).await? {
         Ok(attempt) => attempt,
         Err(wait) => return again(too_many(wait), StatusCode::TOO_MANY_REQUESTS),
     };
@@ -255,9 +255,15 @@ pub async fn login(
         return again(LOGIN_REFUSED.into(), StatusCode::UNAUTHORIZED);
     };
 
-    // Forgives this attempt and the account's earlier failures.
-    db.run(move |conn| Ok::<_, AppError>(throttle::clear_account(conn, &account)?))
-        .await?;
+    if credentials.totp_secret.is_some() {
+        // Only this attempt is forgiven: wrong codes stay counted until a code is right, so
+        // giving the password again does not buy more guesses at the code.
+        forgive(&db, attempt).await?;
+    } else {
+        // Forgives this attempt and the account's earlier failures.
+        db.run(move |conn| Ok::<_, AppError>(throttle::clear_account(conn, &account)?))
+            .await?;
+    }
     if credentials.suspended_at.is_some() {
         // The right password only: a wrong one got the usual refusal above.
         tracing::info!(user_id = credentials.id, "login refused: suspended");

@@ -445,6 +445,19 @@ impl TestApp {
         }
     }
 
+    /// Another browser on the same server, its own cookies, that names itself with
+    /// `user_agent` on every request (as the sessions list shows it).
+    pub fn new_browser_with_agent(&self, user_agent: &str) -> TestApp {
+        let browser = self.new_browser();
+        let client = Client::builder()
+            .cookie_provider(browser.jar.clone())
+            .redirect(Policy::none())
+            .user_agent(user_agent)
+            .build()
+            .expect("client");
+        TestApp { client, ..browser }
+    }
+
     /// A second browser, optionally starting with a given cookie.
     pub fn other_browser(&self, cookie: Option<&str>) -> (Client, Arc<Jar>) {
         let jar = Arc::new(Jar::default());

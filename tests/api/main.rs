@@ -24,3 +24,4 @@ mod picture;
 mod profiles;
 mod sessions;
 mod tokens;
+mod two_factor;

@@ -614,3 +614,40 @@ async fn moderation_on_one_instance_ends_the_suspended_members_session_on_the_ot
             .contains("Spam through every instance.")
     );
 }
+
+#[tokio::test]
+async fn the_password_given_to_one_instance_and_the_code_to_the_other_log_in() {
+    let (a, b) = two_instances().await;
+    a.sign_up("ada").await;
+    let enrolled = crate::two_factor::turn_on(&a, "ada").await;
+    a.logout().await;
+    let step = a.login("ada", PASSWORD).await;
+    assert_eq!(step.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&step), "/login/two-factor");
+    assert_eq!(b.get("/account").await.status(), StatusCode::SEE_OTHER);
+
+    let code = crate::two_factor::next_code(&b, "ada", &enrolled.secret).await;
+    let token = b.token_from("/login/two-factor").await;
+    let done = b
+        .post_raw(
+            "/login/two-factor",
+            &[("csrf_token", token.as_str()), ("code", code.as_str())],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(a.get("/account").await.status(), StatusCode::OK);
+    assert_eq!(b.get("/account").await.status(), StatusCode::OK);
+
+    // The code B took is taken for A too.
+    let thief = a.new_browser();
+    let step = thief.login("ada", PASSWORD).await;
+    assert_eq!(location(&step), "/login/two-factor");
+    let token = thief.token_from("/login/two-factor").await;
+    let replay = thief
+        .post_raw(
+            "/login/two-factor",
+            &[("csrf_token", token.as_str()), ("code", code.as_str())],
+        )
+        .await;
+    assert_eq!(replay.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

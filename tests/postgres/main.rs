@@ -33,6 +33,8 @@ mod profiles;
 mod sessions;
 #[path = "../api/tokens.rs"]
 mod tokens;
+#[path = "../api/two_factor.rs"]
+mod two_factor;
 
 mod instances;
 mod objects;
