@@ -114,6 +114,20 @@
     return { ok: response.ok, data: data || {} };
   }
 
+  /** Goes to `path`, loading it anew even where only its #fragment differs from this page's. */
+  function go(path) {
+    const target = new URL(path, window.location.href);
+    const here = new URL(window.location.href);
+    target.hash = '';
+    here.hash = '';
+    if (target.href === here.href) {
+      window.location.hash = new URL(path, window.location.href).hash;
+      window.location.reload();
+    } else {
+      window.location.assign(path);
+    }
+  }
+
   /** Shows `message` (or nothing) in the page's alert region; returns the message's id. */
   function say(alert, message) {
     alert.replaceChildren();
@@ -207,7 +221,7 @@
           fail(finished);
           return;
         }
-        window.location.assign(finished.data.redirect || '/account/security');
+        go(finished.data.redirect || '/account/security');
       } finally {
         button.disabled = false;
       }
@@ -260,7 +274,7 @@
         say(alert, finished.data.detail || GENERIC);
         return;
       }
-      window.location.assign(finished.data.redirect || '/');
+      go(finished.data.redirect || '/');
     }
 
     async function startAutofill() {

@@ -1,5 +1,5 @@
-//! `/account/security`: the second factor (an authenticator app and its recovery codes) and
-//! the sessions. Turning the second factor on or off and new recovery codes ask for the
+//! `/account/security`: the second factor (an authenticator app and its recovery codes), the
+//! passkeys' card (its ceremonies are in `passkeys.rs`) and the sessions. Turning the second factor on or off and new recovery codes ask for the
 //! password again (and, once it is on, a code), counted like logins.
 
 use actix_web::cookie::Cookie;

@@ -44,6 +44,14 @@ async function authenticator(page) {
     },
   });
   return {
+    /**
+     * Whether the authenticator answers as if its person touched it. Off, a request waits;
+     * on, it is answered at once: a conditional one (the username field's autofill) too, as
+     * if the person had picked the passkey from the autofill menu.
+     */
+    async presence(enabled) {
+      await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled });
+    },
     async credentials() {
       return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
     },
@@ -65,10 +73,20 @@ async function addPasskey(page, name, password = PASSWORD) {
   await Promise.all([page.waitForURL(`${app.url}/account/security#passkeys`), page.locator('#passkey-add').click()]);
 }
 
+/**
+ * Opens the login page with the authenticator waiting for its person, so that the autofill's
+ * request (begun on load) waits as it does until someone picks a passkey.
+ */
+async function loginPageWaiting(page, device, path = '/login?next=/account') {
+  await device.presence(false);
+  await page.goto(`${app.url}${path}`);
+  await page.locator('#passkey-login-area[data-autofill="waiting"]').waitFor({ state: 'attached' });
+  await device.presence(true);
+}
+
 /** Signs in with the button on the login page; resolves where it leads. */
-async function signInWithPasskey(page) {
-  await page.goto(`${app.url}/login?next=/account`);
-  await page.locator('#passkey-login').waitFor();
+async function signInWithPasskey(page, device) {
+  await loginPageWaiting(page, device);
   await Promise.all([page.waitForURL(`${app.url}/account`), page.locator('#passkey-login').click()]);
 }
 
@@ -121,7 +139,7 @@ test('a passkey is added with the password, signs in alone, and signs in no more
 
   // Signing in: no username, no password.
   await site.logOut(page, app.url);
-  await signInWithPasskey(page);
+  await signInWithPasskey(page, device);
   assert.equal(await page.locator('.nav .me').textContent(), 'pat');
   await page.goto(`${app.url}/account/security`);
   assert.doesNotMatch(await listed(page, 'Laptop').textContent(), /Last used\s*never/);
@@ -134,7 +152,7 @@ test('a passkey is added with the password, signs in alone, and signs in no more
   assert.equal(await site.flash(page), 'The passkey is removed: it no longer signs you in.');
   assert.equal(await page.locator('#passkey-list').count(), 0);
   await site.logOut(page, app.url);
-  await page.goto(`${app.url}/login`);
+  await loginPageWaiting(page, device, '/login');
   await page.locator('#passkey-login').click();
   assert.match(await alertText(page), /not known here/);
   assert.equal(new URL(page.url()).pathname, '/login');
@@ -146,7 +164,7 @@ test('a passkey is added with the password, signs in alone, and signs in no more
 
 test('with two-factor sign-in on, a passkey still needs no code', async () => {
   const page = await newPage(browser);
-  await authenticator(page);
+  const device = await authenticator(page);
   await site.register(page, app.url, 'quin');
   await page.goto(`${app.url}/account/security`);
   await page.locator('#start-password').fill(PASSWORD);
@@ -159,40 +177,45 @@ test('with two-factor sign-in on, a passkey still needs no code', async () => {
 
   // The password alone stops at the code…
   await site.logOut(page, app.url);
+  await device.presence(false);
   await page.goto(`${app.url}/login`);
   await page.getByLabel('Username or email').fill('quin');
   await page.getByLabel('Password').fill(PASSWORD);
   await Promise.all([page.waitForURL(`${app.url}/login/two-factor`), page.getByRole('button', { name: 'Log in' }).click()]);
   // …the passkey does not: it is two factors, the device and its screen lock.
-  await signInWithPasskey(page);
+  await page.goto(`${app.url}/`);
+  await signInWithPasskey(page, device);
   assert.equal(await page.locator('.nav .me').textContent(), 'quin');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
 
-test("the username field's autofill offers the passkey (conditional mediation)", async () => {
+test("the username field's autofill signs in with the passkey (conditional mediation)", async () => {
   const page = await newPage(browser);
-  await authenticator(page);
+  const device = await authenticator(page);
   await site.register(page, app.url, 'remy');
   await addPasskey(page, 'Laptop');
   await site.logOut(page, app.url);
 
-  await page.goto(`${app.url}/login?next=/account`);
+  // On load the page asks for a passkey with conditional mediation: the request waits for
+  // the person to pick one from the username field's autofill.
+  await loginPageWaiting(page, device);
   assert.equal(await page.locator('#username').getAttribute('autocomplete'), 'username webauthn');
-  const available = await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable());
-  assert.equal(available, true, 'Chromium offers passkeys in autofill');
-  // On load, the page asks for a passkey with conditional mediation: the request waits for
-  // the person to pick one in the username field's autofill.
-  await page.locator('#passkey-login-area[data-autofill="waiting"]').waitFor({ state: 'attached' });
+  assert.equal(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable()), true);
   await page.locator('#username').focus();
-  // Headless Chromium draws no autofill menu, and the virtual authenticator does not answer a
-  // conditional request by itself (DevTools has no command to pick from the menu), so the
-  // pick cannot be made here: the request stays pending, as it does until a person picks.
-  await page.waitForTimeout(500);
-  assert.equal(new URL(page.url()).pathname, '/login');
-  assert.equal(await page.locator('#passkey-login-area').getAttribute('data-autofill'), 'waiting');
-  // The button takes over from the waiting request (one WebAuthn request at a time).
-  await Promise.all([page.waitForURL(`${app.url}/account`), page.locator('#passkey-login').click()]);
+  await page.waitForTimeout(300);
+  assert.equal(new URL(page.url()).pathname, '/login', 'nothing happens until a passkey is picked');
+
+  // Headless Chromium draws no autofill menu to pick from; the virtual authenticator, told to
+  // act for its person, answers a conditional request at once, as the pick would. So the
+  // page is opened anew with it so: no button is pressed, nothing is typed.
+  const posted = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST') posted.push(new URL(request.url()).pathname);
+  });
+  await Promise.all([page.waitForURL(`${app.url}/account`), page.goto(`${app.url}/login?next=/account`)]);
+  assert.deepEqual(posted, ['/login/passkey/options', '/login/passkey']);
+  assert.equal(await page.locator('.nav .me').textContent(), 'remy');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -217,7 +240,7 @@ describe('axe-core and a 360 px phone', () => {
     const page = await newPage(browser);
     await authenticator(page);
     await site.register(page, app.url, 'tam');
-    await addPasskey(page, 'A passkey with a rather long name for a narrow screen');
+    await addPasskey(page, 'The laptop at work, with its name kept long here');
     cookies = await page.context().cookies();
     await page.context().close();
   });
