@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::auth::ABSOLUTE_LIFETIME_SECS;
 use crate::avatar::{PictureName, PictureStore, TEMP_PREFIX};
-use crate::db::{self, Db, access_tokens, sessions, throttle, tokens, users};
+use crate::db::{self, Db, access_tokens, passkeys, sessions, throttle, tokens, users};
 
 #[derive(Debug, Default)]
 pub struct GcReport {
@@ -23,12 +23,14 @@ pub struct GcReport {
     pub old_mail_requests: usize,
     /// Personal access tokens past their expiry.
     pub expired_access_tokens: usize,
+    /// Passkey ceremonies (adding one, signing in) begun and never finished.
+    pub expired_passkey_challenges: usize,
 }
 
 /// Deletes pictures no user points at, and a folder's half-written files, both only once older
 /// than `grace`: an upload stores its picture a moment before the commit that points at it,
-/// and a fresh one must survive that moment. Also purges expired sessions, links and access
-/// tokens, and stale failed logins.
+/// and a fresh one must survive that moment. Also purges expired sessions, links, access
+/// tokens and passkey challenges, and stale failed logins.
 pub async fn collect_garbage(
     db: &Db,
     store: &PictureStore,
@@ -66,7 +68,7 @@ pub async fn collect_garbage(
         report.removed.extend(remove_stale_partials(dir, cutoff)?);
     }
 
-    let (expired, failures, signups, links, mail_requests, access_tokens) = db
+    let (expired, failures, signups, links, mail_requests, access_tokens, challenges) = db
         .run(|conn| {
             let now = db::now();
             let expired = sessions::purge_expired(conn, now, ABSOLUTE_LIFETIME_SECS)?;
@@ -76,6 +78,7 @@ pub async fn collect_garbage(
             let mail_requests = throttle::purge_mail_requests(conn, now)?;
             throttle::purge_picture_uploads(conn, now)?;
             let access_tokens = access_tokens::purge_expired(conn, now)?;
+            let challenges = passkeys::purge_expired_challenges(conn, now)?;
             Ok::<_, anyhow::Error>((
                 expired,
                 failures,
@@ -83,6 +86,7 @@ pub async fn collect_garbage(
                 links,
                 mail_requests,
                 access_tokens,
+                challenges,
             ))
         })
         .await?;
@@ -92,6 +96,7 @@ pub async fn collect_garbage(
     report.expired_links = links;
     report.old_mail_requests = mail_requests;
     report.expired_access_tokens = access_tokens;
+    report.expired_passkey_challenges = challenges;
     Ok(report)
 }
 

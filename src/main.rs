@@ -177,14 +177,16 @@ fn collect(settings: &Settings) -> Result<(), String> {
     }
     println!(
         "removed {} picture file(s), {} expired session(s), {} old failed login(s), {} old sign-up(s), \
-         {} expired mailed link(s), {} old mail request(s), {} expired access token(s)",
+         {} expired mailed link(s), {} old mail request(s), {} expired access token(s), \
+         {} expired passkey challenge(s)",
         report.removed.len(),
         report.expired_sessions,
         report.old_login_failures,
         report.old_signups,
         report.expired_links,
         report.old_mail_requests,
-        report.expired_access_tokens
+        report.expired_access_tokens,
+        report.expired_passkey_challenges
     );
     Ok(())
 }

@@ -228,6 +228,7 @@ fn serve(
     let avatars = web::Data::new(avatars);
     let passwords = web::Data::new(passwords);
     let upload = web::Data::new(upload);
+    let relying = web::Data::new(crate::ops::passkeys::Relying::new(&site.public_url));
     let site = web::Data::new(site);
     let cursors = web::Data::new(CursorKey::derive(key.master()));
     let api_document = web::Data::new(
@@ -290,6 +291,7 @@ fn serve(
             .app_data(passwords.clone())
             .app_data(upload.clone())
             .app_data(site.clone())
+            .app_data(relying.clone())
             .app_data(cursors.clone())
             .app_data(private_cookies.clone())
             .app_data(outbox.clone())

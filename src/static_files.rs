@@ -28,6 +28,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/directory.js"),
     ),
     (
+        "passkeys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/passkeys.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_bytes!("../static/favicon.svg"),

@@ -157,6 +157,8 @@ pub struct LoginPage {
     pub username: String,
     pub next: String,
     pub error: Option<String>,
+    /// Why the page offers no passkeys (the site is reached by an IP address).
+    pub passkeys_off: Option<String>,
 }
 
 /// The login's second step: the code.

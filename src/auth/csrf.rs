@@ -86,3 +86,55 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for CsrfFo
         })
     }
 }
+
+/// The header our own scripts carry the session's token in when they send JSON (`fetch`).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A JSON body sent by one of the site's own scripts, whose `X-CSRF-Token` header matched the
+/// session's token before the handler runs (the cross-site check applies too, as to every
+/// change). A refusal is a problem document, which the script can show: 403 without the
+/// right token, 400 for a body that is not the JSON expected.
+pub struct CsrfJson<T>(pub T);
+
+/// The most a JSON body of these scripts may hold (a passkey's attestation is a few KiB).
+const JSON_LIMIT: usize = 64 * 1024;
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for CsrfJson<T> {
+    type Error = Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Error>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        use crate::api::Problem;
+        use actix_web::http::StatusCode;
+
+        let token = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = actix_web::web::Bytes::from_request(req, payload);
+        let session = super::TypedSession::extract(req);
+        Box::pin(async move {
+            let refused = || {
+                Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "This page was open too long, or the request did not come from it: reload the page and try again.",
+                )
+            };
+            session
+                .await?
+                .check_csrf(token.as_deref())
+                .map_err(|_| refused())?;
+            let bad = || Problem::new(StatusCode::BAD_REQUEST, "The request could not be read.");
+            let body = body.await.map_err(|_| bad())?;
+            if body.len() > JSON_LIMIT {
+                return Err(bad().into());
+            }
+            let value = serde_json::from_slice(&body).map_err(|_| bad())?;
+            Ok(Self(value))
+        })
+    }
+}

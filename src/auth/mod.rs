@@ -7,7 +7,7 @@ mod seal;
 mod session;
 mod user;
 
-pub use csrf::{CsrfForm, NoFields, reject_cross_site};
+pub use csrf::{CSRF_HEADER, CsrfForm, CsrfJson, NoFields, reject_cross_site};
 pub use password::Passwords;
 pub use private_cookie::PrivateCookies;
 pub use seal::Sealer;

@@ -14,6 +14,7 @@ pub mod access_tokens;
 pub mod members;
 pub mod moderation;
 pub mod outbox;
+pub mod passkeys;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;

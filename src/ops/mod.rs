@@ -7,6 +7,7 @@
 
 pub mod members;
 pub mod moderation;
+pub mod passkeys;
 pub mod picture;
 pub mod profile;
 pub mod two_factor;

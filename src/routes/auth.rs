@@ -17,6 +17,7 @@ use crate::templates::{
 use super::{Site, mail_requests, new_password};
 use crate::db::users::{Registered, SignupLimit};
 use crate::mail::Outbox;
+use crate::ops::passkeys::Relying;
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
@@ -179,6 +180,7 @@ pub async fn login_form(
     query: web::Query<NextQuery>,
     user: MaybeUser,
     session: TypedSession,
+    rp: web::Data<Relying>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
     if user.0.is_some() {
@@ -189,6 +191,7 @@ pub async fn login_form(
         username: String::new(),
         next,
         error: None,
+        passkeys_off: rp.off_reason().map(str::to_owned),
     };
     render(StatusCode::OK, &page)
 }
@@ -211,6 +214,7 @@ pub async fn login(
     CsrfForm(form): CsrfForm<LoginForm>,
     db: web::Data<Db>,
     passwords: web::Data<Passwords>,
+    rp: web::Data<Relying>,
 ) -> Result<HttpResponse, AppError> {
     let login = form.username.trim().to_owned();
     let next = safe_next(Some(&form.next));
@@ -220,6 +224,7 @@ pub async fn login(
             username: login.clone(),
             next: next.clone(),
             error: Some(error),
+            passkeys_off: rp.off_reason().map(str::to_owned),
         };
         render(status, &page)
     };

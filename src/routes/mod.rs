@@ -10,6 +10,7 @@ mod home;
 mod mail_requests;
 mod media;
 mod moderation;
+mod passkeys;
 mod password;
 mod picture;
 mod profile;
@@ -34,6 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(auth::logout))
         .route("/login/two-factor", web::get().to(auth::two_factor_form))
         .route("/login/two-factor", web::post().to(auth::two_factor))
+        .route(
+            "/login/passkey/options",
+            web::post().to(passkeys::login_options),
+        )
+        .route("/login/passkey", web::post().to(passkeys::login))
         .route("/account/security", web::get().to(security::show))
         .route("/account/totp/start", web::post().to(security::start))
         .route("/account/totp/confirm", web::post().to(security::confirm))
@@ -41,6 +47,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/recovery-codes",
             web::post().to(security::new_codes),
+        )
+        .route(
+            "/account/passkeys/options",
+            web::post().to(passkeys::add_options),
+        )
+        .route("/account/passkeys", web::post().to(passkeys::add))
+        .route(
+            "/account/passkeys/{id}/delete",
+            web::post().to(passkeys::remove),
         )
         .route(
             "/account/sessions/delete-others",

@@ -1,5 +1,5 @@
-//! `/account/security`: the second factor (an authenticator app and its recovery codes) and
-//! the sessions. Turning the second factor on or off and new recovery codes ask for the
+//! `/account/security`: the second factor (an authenticator app and its recovery codes), the
+//! passkeys' card (its ceremonies are in `passkeys.rs`) and the sessions. Turning the second factor on or off and new recovery codes ask for the
 //! password again (and, once it is on, a code), counted like logins.
 
 use actix_web::cookie::Cookie;
@@ -19,7 +19,7 @@ use crate::db::{self, Db, sessions};
 use crate::error::{AppError, see_other};
 use crate::head::AskedWithHead;
 use crate::mail::Outbox;
-use crate::ops::{self, two_factor::CodeError};
+use crate::ops::{self, passkeys::Relying, two_factor::CodeError};
 use crate::proxy;
 use crate::templates::{Layout, render};
 
@@ -51,6 +51,14 @@ pub struct SessionRow {
     pub current: bool,
 }
 
+/// One passkey as the list shows it.
+pub struct PasskeyItem {
+    pub id: i64,
+    pub name: String,
+    pub added: String,
+    pub last_used: String,
+}
+
 /// Messages beside the fields, by form.
 #[derive(Default)]
 pub struct SecurityErrors {
@@ -73,6 +81,9 @@ pub struct SecurityPage {
     pub new_codes: Option<Vec<String>>,
     pub errors: SecurityErrors,
     pub sessions: Vec<SessionRow>,
+    pub passkeys: Vec<PasskeyItem>,
+    /// Why passkeys cannot be added here (the site is reached by an IP address).
+    pub passkeys_off: Option<String>,
 }
 
 /// "2026-12-04 21:07 UTC".
@@ -126,14 +137,18 @@ pub fn browser_name(user_agent: &str) -> String {
 
 /// The page, with `errors` beside their fields and `new_codes` shown once.
 async fn page(
-    user: &CurrentUser,
-    session: &TypedSession,
-    ctx: &ops::Context,
-    db: &Db,
-    site: &Site,
+    at: &Again<'_>,
     errors: SecurityErrors,
     new_codes: Option<Vec<String>>,
 ) -> Result<SecurityPage, AppError> {
+    let Again {
+        user,
+        session,
+        ctx,
+        db,
+        site,
+        rp,
+    } = *at;
     let status = ops::two_factor::status(ctx, user.id).await?;
     let host = url::Url::parse(&site.public_url)
         .ok()
@@ -185,8 +200,20 @@ async fn page(
             handle: s.handle,
         })
         .collect();
+    let passkeys = ops::passkeys::list(ctx, user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyItem {
+            id: p.id,
+            name: p.name,
+            added: when(p.created_at),
+            last_used: p.last_used_at.map_or_else(|| "never".to_owned(), when),
+        })
+        .collect();
     Ok(SecurityPage {
         layout: Layout::new(Some(user), session, true)?,
+        passkeys,
+        passkeys_off: rp.off_reason().map(str::to_owned),
         two_factor_on: status.on,
         codes_left: status.codes_left,
         pending,
@@ -197,6 +224,7 @@ async fn page(
 }
 
 /// `GET /account/security`.
+#[allow(clippy::too_many_arguments)]
 pub async fn show(
     req: HttpRequest,
     user: CurrentUser,
@@ -204,20 +232,20 @@ pub async fn show(
     ctx: web::Data<ops::Context>,
     db: web::Data<Db>,
     site: web::Data<Site>,
+    rp: web::Data<Relying>,
     cookies: web::Data<PrivateCookies>,
 ) -> Result<HttpResponse, AppError> {
     session.ensure_handle()?;
     let (codes, removal) = take_new_codes(&req, &cookies, user.id);
-    let page = page(
-        &user,
-        &session,
-        &ctx,
-        &db,
-        &site,
-        SecurityErrors::default(),
-        codes,
-    )
-    .await?;
+    let at = Again {
+        user: &user,
+        session: &session,
+        ctx: &ctx,
+        db: &db,
+        site: &site,
+        rp: &rp,
+    };
+    let page = page(&at, SecurityErrors::default(), codes).await?;
     let mut response = render(StatusCode::OK, &page)?;
     if let Some(removal) = removal {
         response
@@ -263,13 +291,15 @@ fn show_codes(
     Ok(response)
 }
 
-/// The handler's shared extractors, to re-render the page with errors.
+/// The handler's shared extractors, to render the page (again, with errors).
+#[derive(Clone, Copy)]
 struct Again<'a> {
     user: &'a CurrentUser,
     session: &'a TypedSession,
     ctx: &'a ops::Context,
     db: &'a Db,
     site: &'a Site,
+    rp: &'a Relying,
 }
 
 impl Again<'_> {
@@ -278,16 +308,7 @@ impl Again<'_> {
         status: StatusCode,
         errors: SecurityErrors,
     ) -> Result<HttpResponse, AppError> {
-        let page = page(
-            self.user,
-            self.session,
-            self.ctx,
-            self.db,
-            self.site,
-            errors,
-            None,
-        )
-        .await?;
+        let page = page(self, errors, None).await?;
         render(status, &page)
     }
 }
@@ -322,6 +343,7 @@ pub async fn start(
     ctx: web::Data<ops::Context>,
     db: web::Data<Db>,
     site: web::Data<Site>,
+    rp: web::Data<Relying>,
     passwords: web::Data<Passwords>,
 ) -> Result<HttpResponse, AppError> {
     let again = Again {
@@ -330,6 +352,7 @@ pub async fn start(
         ctx: &ctx,
         db: &db,
         site: &site,
+        rp: &rp,
     };
     if let Err((status, message)) =
         confirm_password(&req, &user, form.password, &db, &passwords).await?
@@ -357,6 +380,7 @@ pub async fn confirm(
     ctx: web::Data<ops::Context>,
     db: web::Data<Db>,
     site: web::Data<Site>,
+    rp: web::Data<Relying>,
     cookies: web::Data<PrivateCookies>,
     outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
@@ -366,6 +390,7 @@ pub async fn confirm(
         ctx: &ctx,
         db: &db,
         site: &site,
+        rp: &rp,
     };
     match ops::two_factor::confirm(&ctx, user.id, &form.code).await {
         Ok(codes) => {
@@ -440,6 +465,7 @@ pub async fn disable(
     ctx: web::Data<ops::Context>,
     db: web::Data<Db>,
     site: web::Data<Site>,
+    rp: web::Data<Relying>,
     passwords: web::Data<Passwords>,
     outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, AppError> {
@@ -449,6 +475,7 @@ pub async fn disable(
         ctx: &ctx,
         db: &db,
         site: &site,
+        rp: &rp,
     };
     if !ops::two_factor::status(&ctx, user.id).await?.on {
         return Ok(see_other(PAGE));
@@ -480,6 +507,7 @@ pub async fn new_codes(
     ctx: web::Data<ops::Context>,
     db: web::Data<Db>,
     site: web::Data<Site>,
+    rp: web::Data<Relying>,
     passwords: web::Data<Passwords>,
     cookies: web::Data<PrivateCookies>,
     outbox: web::Data<Outbox>,
@@ -490,6 +518,7 @@ pub async fn new_codes(
         ctx: &ctx,
         db: &db,
         site: &site,
+        rp: &rp,
     };
     if !ops::two_factor::status(&ctx, user.id).await?.on {
         return Ok(see_other(PAGE));

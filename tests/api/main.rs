@@ -20,6 +20,7 @@ mod moderation;
 mod modern_formats;
 mod operations;
 mod pages;
+mod passkeys;
 mod picture;
 mod profiles;
 mod sessions;

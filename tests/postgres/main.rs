@@ -25,6 +25,8 @@ mod moderation;
 mod operations;
 #[path = "../api/pages.rs"]
 mod pages;
+#[path = "../api/passkeys.rs"]
+mod passkeys;
 #[path = "../api/picture.rs"]
 mod picture;
 #[path = "../api/profiles.rs"]
