@@ -29,10 +29,21 @@
 //!     cargo run --release --example loadtest -- --api --seconds 10 --peer URL --peer-pid PID
 //!
 //! `--directory [--members N]` benchmarks the member directory instead: it seeds N members
-//! (default 1,000,000) straight into a fresh database, starts Folio on it, and reports
-//! requests/s and latency at concurrency 16 of `/users`, a page 90% deep (a cursor sealed
-//! with the key it gives Folio) and prefix searches, then the query plans of members.rs's SQL.
-//! With `--database-url postgres://…` the database must hold no users.
+//! (default 1,000,000) straight into a fresh database, suspends every 100th of them (1%, as a
+//! moderator would: an UPDATE of `suspended_at` and `suspension_reason`, so the directory must
+//! skip them), runs `VACUUM ANALYZE` (PostgreSQL) or `VACUUM` and `ANALYZE` (SQLite), starts
+//! Folio on it, and reports requests/s and latency at concurrency 16 of `/users`, the page
+//! after 90% of N listed members (N = 1,000,000: 900,000 deep, reached with the sealed cursor
+//! the page before it hands out, made with the key the benchmark gives Folio) and prefix
+//! searches, each with the CPU it cost per request (this process, Folio, and PostgreSQL's
+//! processes when the server runs on this machine), and `/healthz` for scale. Every answer is
+//! checked: the first and deep pages list exactly the members expected, and no page lists a
+//! suspended member. Then it prints the query plans of the SQL that src/db/members.rs issues,
+//! as diesel writes it, run with its own binds (on PostgreSQL `EXPLAIN (ANALYZE, BUFFERS)`, and
+//! also the generic plan a prepared statement may switch to after five runs), and where a plan
+//! had other steps before the VACUUM and ANALYZE, that one too; then the database's part of
+//! each case (`members::newest` on one connection, the server stopped), and on SQLite what a
+//! bound `LIMIT` costs. With `--database-url postgres://…` the database must hold no users.
 //!
 //!     cargo run --release --example loadtest -- --directory --members 1000000 --seconds 10
 
@@ -1160,17 +1171,27 @@ impl Members {
         &self.display[f as usize * self.last.len() + l as usize]
     }
 
-    /// How many members' usernames, and how many display names, start with the search key.
+    /// Whether the member of this row is suspended: every 100th (rows 99, 199, …), 1% spread
+    /// evenly over the ids.
+    fn suspended(row: usize) -> bool {
+        row % SUSPENDED_EVERY == SUSPENDED_EVERY - 1
+    }
+
+    /// How many members the directory lists (not suspended) whose usernames, and how many
+    /// whose display names, start with the search key.
     fn matches(&self, key: &str) -> (usize, usize) {
         let mut by_username = 0;
         let mut by_name = 0;
-        for row in 0..self.rows.len() {
+        for row in (0..self.rows.len()).filter(|&row| !Self::suspended(row)) {
             by_username += usize::from(self.username(row).starts_with(key));
             by_name += usize::from(self.display(row).1.starts_with(key));
         }
         (by_username, by_name)
     }
 }
+
+/// One member in this many is suspended.
+const SUSPENDED_EVERY: usize = 100;
 
 /// Inserts the members straight into the database, 2,000 rows a statement and one transaction
 /// per 100,000. Returns the ids of the first and last member.
@@ -1239,6 +1260,83 @@ fn seed(conn: &mut folio::db::DbConn, members: &Members) -> (i64, i64) {
     (low, high)
 }
 
+/// Suspends every [`SUSPENDED_EVERY`]th member (rows 99, 199, …: ids `low + 99`, …) as the
+/// moderators' action does, by an UPDATE of the rows already there. Returns how many.
+fn suspend(conn: &mut folio::db::DbConn, low: i64) -> usize {
+    use diesel::prelude::*;
+    use folio::db::schema::users;
+
+    let every = SUSPENDED_EVERY as i64;
+    let suspended = diesel::update(users::table.filter(
+        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "(users.id - {low}) % {every} = {}",
+            every - 1
+        )),
+    ))
+    .set((
+        users::suspended_at.eq(Some(folio::db::now())),
+        users::suspension_reason.eq(Some("Spam (suspended by the directory benchmark's seed)")),
+    ))
+    .execute(conn)
+    .expect("suspend members");
+    let counted: i64 = users::table
+        .filter(users::suspended_at.is_not_null())
+        .count()
+        .get_result(conn)
+        .expect("count the suspended");
+    assert_eq!(counted as usize, suspended, "suspended members");
+    suspended
+}
+
+/// What a fair measurement runs after a bulk load: PostgreSQL's `VACUUM ANALYZE` (outside any
+/// transaction: it sets the visibility map that index-only scans need, drops the row versions
+/// the suspensions left, and gathers statistics), SQLite's `VACUUM` then `ANALYZE` (the
+/// bundled SQLite has STAT4, so its plans may then depend on the bound values). Returns what
+/// was run and how long each took.
+fn maintain(conn: &mut folio::db::DbConn) -> Vec<(&'static str, Duration)> {
+    use diesel::connection::SimpleConnection;
+
+    let steps: &[&'static str] = match conn {
+        folio::db::DbConn::Sqlite(_) => &["VACUUM", "ANALYZE"],
+        folio::db::DbConn::Postgres(_) => &["VACUUM ANALYZE"],
+    };
+    steps
+        .iter()
+        .map(|&sql| {
+            let t = Instant::now();
+            // The simple query protocol: one statement, never inside a transaction block.
+            match conn {
+                folio::db::DbConn::Sqlite(c) => c.batch_execute(sql),
+                folio::db::DbConn::Postgres(c) => c.batch_execute(sql),
+            }
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            (sql, t.elapsed())
+        })
+        .collect()
+}
+
+/// How many of the table's pages the visibility map says are all-visible (an Index Only Scan
+/// reads the table for a row on any other page): PostgreSQL's `relallvisible` of `relpages`.
+fn all_visible(conn: &mut folio::db::DbConn) -> Option<(i32, i32)> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Pages {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        relpages: i32,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        relallvisible: i32,
+    }
+    match conn {
+        folio::db::DbConn::Postgres(c) => diesel::sql_query(
+            "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'users'::regclass",
+        )
+        .get_result::<Pages>(c)
+        .ok()
+        .map(|p| (p.relallvisible, p.relpages)),
+        folio::db::DbConn::Sqlite(_) => None,
+    }
+}
+
 #[derive(diesel::QueryableByName)]
 struct SqlitePlanRow {
     #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -1256,125 +1354,501 @@ struct PostgresPlanRow {
     line: String,
 }
 
-/// The query plans of the SQL that src/db/members.rs issues, written out by hand as diesel
-/// writes it.
-fn print_plans(conn: &mut folio::db::DbConn, deep_before: i64, broad: &str, narrow: &str) {
-    use diesel::prelude::*;
-    use diesel::sql_types::{BigInt, Integer, Text};
+/// A query that diesel built, with SQL before and after it: `EXPLAIN QUERY PLAN ` (SQLite) or
+/// `EXPLAIN ` (PostgreSQL) before, so the SQL is diesel's own and its binds go with it and the
+/// plan is the one the query gets. Its rows are read by name; diesel caches its statement by
+/// its SQL text.
+struct Framed<Q> {
+    head: &'static str,
+    query: Q,
+    tail: &'static str,
+}
 
-    const MEMBER: &str = "SELECT users.id, users.username, users.display_name, users.picture \
-                          FROM users";
-    // The end of the narrow prefix's range: its last character grown by one.
-    let narrow_until = {
-        let mut chars: Vec<char> = narrow.chars().collect();
-        let last = chars.pop().expect("a prefix");
-        chars.push(char::from_u32(u32::from(last) + 1).expect("a next character"));
-        chars.into_iter().collect::<String>()
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Framed<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(self.head);
+        self.query.walk_ast(out.reborrow())?;
+        out.push_sql(self.tail);
+        Ok(())
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Framed<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> diesel::query_builder::Query for Framed<Q> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Q, C> diesel::RunQueryDsl<C> for Framed<Q> {}
+
+diesel::define_sql_function!(fn substr(text: diesel::sql_types::Nullable<diesel::sql_types::Text>, start: diesel::sql_types::Integer, length: diesel::sql_types::Integer) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+
+/// A whole number written into the SQL, as members.rs writes the bucket's length.
+fn literal(n: u8) -> diesel::expression::SqlLiteral<diesel::sql_types::Integer> {
+    diesel::dsl::sql::<diesel::sql_types::Integer>(&n.to_string())
+}
+
+/// One query's plan: what it is, its SQL and binds as diesel writes them, the plan's lines, and
+/// on PostgreSQL the generic plan (`plan_cache_mode = force_generic_plan`) of the same
+/// statement prepared with parameters, which PostgreSQL may switch to after five runs.
+struct Plan {
+    what: String,
+    sql: String,
+    lines: Vec<String>,
+    generic: Vec<String>,
+}
+
+/// A bind as `debug_query` shows it (`"text"`, `42`, `[1, 2]`) as an SQL literal.
+fn sql_literal(bind: &str) -> String {
+    let bind = bind.trim();
+    if let Some(text) = bind.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
+        let text = text.replace("\\\"", "\"").replace("\\\\", "\\");
+        format!("'{}'", text.replace('\'', "''"))
+    } else if let Some(list) = bind.strip_prefix('[').and_then(|b| b.strip_suffix(']')) {
+        format!("'{{{}}}'", list.replace(' ', ""))
+    } else {
+        bind.to_owned()
+    }
+}
+
+/// The binds of `debug_query`'s ` -- binds: [...]`, split at the commas between them.
+fn debug_binds(list: &str) -> Vec<String> {
+    let list = list
+        .trim()
+        .strip_prefix('[')
+        .and_then(|l| l.strip_suffix(']'))
+        .unwrap_or(list);
+    let (mut binds, mut current, mut depth, mut quoted, mut escaped) =
+        (Vec::new(), String::new(), 0, false, false);
+    for c in list.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '[' if !quoted => depth += 1,
+            ']' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                binds.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.trim().is_empty() {
+        binds.push(current);
+    }
+    binds
+}
+
+fn sqlite_plan<Q>(c: &mut diesel::SqliteConnection, what: &str, query: Q) -> Plan
+where
+    Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+{
+    use diesel::RunQueryDsl;
+    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+    let rows: Vec<SqlitePlanRow> = Framed {
+        head: "EXPLAIN QUERY PLAN ",
+        query,
+        tail: "",
+    }
+    .load(c)
+    .unwrap_or_else(|e| panic!("EXPLAIN QUERY PLAN {sql}: {e}"));
+    // Indented by depth: a row's parent is an earlier row.
+    let mut depth_of = std::collections::HashMap::new();
+    let lines = rows
+        .iter()
+        .map(|row| {
+            let depth = depth_of.get(&row.parent).map_or(0, |d| d + 1);
+            depth_of.insert(row.id, depth);
+            format!("{}{}", "  ".repeat(depth), row.detail)
+        })
+        .collect();
+    Plan {
+        what: what.to_owned(),
+        sql,
+        lines,
+        generic: Vec::new(),
+    }
+}
+
+/// With `analyze`, `EXPLAIN (ANALYZE, BUFFERS)`: the query runs, and the plan shows what each
+/// step read (an Index Only Scan's `Heap Fetches` are the rows it had to look up in the table).
+fn postgres_plan<Q>(c: &mut diesel::PgConnection, what: &str, query: Q, analyze: bool) -> Plan
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+    let sql = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
+    let explain = if analyze {
+        "EXPLAIN (ANALYZE, BUFFERS) "
+    } else {
+        "EXPLAIN "
     };
-    let ids = (deep_before - 21..deep_before)
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let cases: Vec<(String, String)> = vec![
-        (
-            "first and deep page".into(),
-            format!("{MEMBER} WHERE users.id < ? ORDER BY users.id DESC LIMIT ?"),
-        ),
-        (
-            format!("search '{narrow}': is username_key broad? (past the first BROAD)"),
+    let rows: Vec<PostgresPlanRow> = Framed {
+        head: explain,
+        query,
+        tail: "",
+    }
+    .load(c)
+    .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"));
+    let lines = rows.into_iter().map(|r| r.line).collect();
+    // The generic plan: the statement prepared with its parameters, planned without values.
+    let (text, binds) = sql.split_once(" -- binds: ").expect("debug_query's binds");
+    let values: Vec<String> = debug_binds(binds).iter().map(|b| sql_literal(b)).collect();
+    c.batch_execute(&format!(
+        "PREPARE loadtest_plan AS {text}; \
+         SET plan_cache_mode = force_generic_plan"
+    ))
+    .unwrap_or_else(|e| panic!("PREPARE {text}: {e}"));
+    let explain = format!("{explain}EXECUTE loadtest_plan({})", values.join(", "));
+    let generic: Vec<PostgresPlanRow> = diesel::sql_query(&explain)
+        .load(c)
+        .unwrap_or_else(|e| panic!("{explain}: {e}"));
+    c.batch_execute("RESET plan_cache_mode; DEALLOCATE loadtest_plan")
+        .expect("DEALLOCATE");
+    Plan {
+        what: what.to_owned(),
+        sql,
+        lines,
+        generic: generic.into_iter().map(|r| r.line).collect(),
+    }
+}
+
+/// The searches whose plans are shown: a name and the prefix.
+struct PlanSearches<'a> {
+    narrow: &'a str,
+    near_broad: &'a str,
+    broad: &'a str,
+}
+
+/// The plans of the SQL that src/db/members.rs issues, built here with the same diesel
+/// expressions (its macros are private to it; diesel's SQL is the same text), on this
+/// connection, in the order a request runs them.
+fn query_plans(
+    conn: &mut folio::db::DbConn,
+    deep_before: i64,
+    page_ids: &[i64],
+    searches: &PlanSearches<'_>,
+    analyze: bool,
+) -> Vec<Plan> {
+    use diesel::prelude::*;
+    use folio::db::schema::users;
+
+    const BROAD_ROWS: i64 = folio::db::members::BROAD;
+    const WANTED: i64 = 21;
+    let prefix = |q: &str| folio::directory::Prefix::parse(Some(q)).expect("a prefix");
+    let (narrow, near_broad, broad) = (
+        prefix(searches.narrow),
+        prefix(searches.near_broad),
+        prefix(searches.broad),
+    );
+    let (one, two) = (prefix("a"), prefix("ay"));
+    let mut plans = Vec::new();
+
+    // Each query is written out once per backend (diesel's types are per backend).
+    macro_rules! plan {
+        ($what:expr, $query:expr) => {
+            plans.push(match conn {
+                folio::db::DbConn::Sqlite(c) => sqlite_plan(c, &$what, $query),
+                folio::db::DbConn::Postgres(c) => postgres_plan(c, &$what, $query, analyze),
+            })
+        };
+    }
+    // The page without a prefix: `newest` with `prefix: None`. (`Member::as_select()` selects
+    // these columns in this order.)
+    macro_rules! page {
+        ($before:expr) => {
+            users::table
+                .filter(users::id.lt($before))
+                .filter(users::suspended_at.is_null())
+                .order(users::id.desc())
+                .limit(WANTED)
+                .select((
+                    users::id,
+                    users::username,
+                    users::display_name,
+                    users::picture,
+                    users::bio,
+                    users::website,
+                    users::created_at,
+                ))
+        };
+    }
+    // members.rs's `matching!`, `broad!`, `newest_in_range!` and `newest_in_bucket!`.
+    macro_rules! matching {
+        ($key:expr, $prefix:expr, $before:expr) => {
+            users::table
+                .filter($key.ge(&$prefix.from))
+                .filter($key.lt(&$prefix.until))
+                .filter(users::id.lt($before))
+                .filter(users::suspended_at.is_null())
+                .select(users::id)
+        };
+    }
+    macro_rules! broad {
+        ($key:expr, $prefix:expr) => {
+            matching!($key, $prefix, i64::MAX)
+                .offset(BROAD_ROWS)
+                .limit(1)
+        };
+    }
+    macro_rules! in_range {
+        ($key:expr, $prefix:expr) => {
+            matching!($key, $prefix, i64::MAX)
+                .order((users::id + 0).desc())
+                .limit(WANTED)
+        };
+    }
+    macro_rules! in_bucket {
+        ($key:expr, $prefix:expr, $bucket:expr) => {{
+            let head: String = $prefix
+                .from
+                .chars()
+                .take(usize::from($bucket as u8))
+                .collect();
+            let length = i32::try_from($prefix.chars()).unwrap_or(i32::MAX);
+            users::table
+                .filter(substr($key.nullable(), literal(1), literal($bucket)).eq(head))
+                .filter(substr($key.nullable(), literal(1), length).eq($prefix.from.clone()))
+                .filter(users::id.lt(i64::MAX))
+                .filter(users::suspended_at.is_null())
+                .select(users::id)
+                .order(users::id.desc())
+                .limit(WANTED)
+        }};
+    }
+
+    plan!(String::from("first page"), page!(i64::MAX));
+    plan!(
+        format!("deep page (before id {deep_before})"),
+        page!(deep_before)
+    );
+    for (what, p) in [("narrow", &narrow), ("just under BROAD", &near_broad)] {
+        let q = &p.from;
+        plan!(
+            format!("search {what} q={q}: more than BROAD by username_key? (broad!)"),
+            broad!(users::username_key, p)
+        );
+        plan!(
+            format!("search {what} q={q}: more than BROAD by display_name_key? (broad!)"),
+            broad!(users::display_name_key, p)
+        );
+        plan!(
+            format!("search {what} q={q}: the newest of the username_key range (newest_in_range!)"),
+            in_range!(users::username_key, p)
+        );
+        plan!(
             format!(
-                "SELECT users.id FROM users WHERE users.username_key >= ? \
-                 AND users.username_key < ? AND users.id < ? LIMIT 1 OFFSET {BROAD}"
+                "search {what} q={q}: the newest of the display_name_key range (newest_in_range!)"
             ),
-        ),
-        (
-            format!("search '{narrow}': the newest of the display_name_key range"),
-            "SELECT users.id FROM users WHERE users.display_name_key >= ? \
-             AND users.display_name_key < ? AND users.id < ? ORDER BY (users.id + 0) DESC \
-             LIMIT 21"
-                .into(),
-        ),
-        (
-            "search: the page's members by id".into(),
-            format!("{MEMBER} WHERE users.id IN ({ids}) ORDER BY users.id DESC"),
-        ),
-        (
-            format!("search '{broad}': walk the bucket of its first two characters"),
-            "SELECT users.id FROM users WHERE substr(users.username_key, 1, 2) = ? \
-             AND substr(users.username_key, 1, ?) = ? AND users.id < ? \
-             ORDER BY users.id DESC LIMIT 21"
-                .into(),
-        ),
-    ];
-    let len = broad.chars().count() as i32;
-    let head: String = broad.chars().take(2).collect();
-    match conn {
-        folio::db::DbConn::Sqlite(c) => {
-            for (i, (what, sql)) in cases.iter().enumerate() {
-                let q = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"));
-                let rows: Vec<SqlitePlanRow> = match i {
-                    0 => q
-                        .bind::<BigInt, _>(deep_before)
-                        .bind::<BigInt, _>(21)
-                        .load(c),
-                    1 | 2 => q
-                        .bind::<Text, _>(narrow)
-                        .bind::<Text, _>(&narrow_until)
-                        .bind::<BigInt, _>(i64::MAX)
-                        .load(c),
-                    3 => q.load(c),
-                    _ => q
-                        .bind::<Text, _>(&head)
-                        .bind::<Integer, _>(len)
-                        .bind::<Text, _>(broad)
-                        .bind::<BigInt, _>(i64::MAX)
-                        .load(c),
-                }
-                .expect("EXPLAIN QUERY PLAN");
-                println!("  {what}:\n    {sql}");
-                for row in rows {
-                    let depth = if row.parent == 0 { 0 } else { 1 };
-                    println!("    {}[{}] {}", "  ".repeat(depth), row.id, row.detail);
+            in_range!(users::display_name_key, p)
+        );
+    }
+    let q = &broad.from;
+    plan!(
+        format!("search broad q={q}: more than BROAD by username_key? (broad!: yes)"),
+        broad!(users::username_key, &broad)
+    );
+    for (what, p, bucket) in [
+        ("broad", &broad, 2u8),
+        ("one letter", &one, 1),
+        ("two letters", &two, 2),
+    ] {
+        let q = &p.from;
+        plan!(
+            format!(
+                "search {what} q={q}: walk the username_key bucket of {bucket} (newest_in_bucket!)"
+            ),
+            in_bucket!(users::username_key, p, bucket)
+        );
+        plan!(
+            format!(
+                "search {what} q={q}: walk the display_name_key bucket of {bucket} (newest_in_bucket!)"
+            ),
+            in_bucket!(users::display_name_key, p, bucket)
+        );
+    }
+    plan!(
+        format!("search: the page's {} members by id", page_ids.len()),
+        users::table
+            .filter(users::id.eq_any(page_ids.to_vec()))
+            .order(users::id.desc())
+            .select((
+                users::id,
+                users::username,
+                users::display_name,
+                users::picture,
+                users::bio,
+                users::website,
+                users::created_at,
+            ))
+    );
+    plans
+}
+
+/// A plan's steps (its nodes: which scan of which index, sorts, limits) without their
+/// estimates, measurements and conditions: what two plans are compared by. SQLite's lines are
+/// all steps.
+fn shape(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.trim_start().starts_with("->") || !l.contains(": "))
+        .filter(|(_, l)| !l.trim_start().starts_with("Planning"))
+        .map(|(_, l)| {
+            let mut out = String::new();
+            let mut rest = l.as_str();
+            while let Some(i) = ["  (cost=", " (actual ", " (never executed)"]
+                .iter()
+                .filter_map(|m| rest.find(m))
+                .min()
+            {
+                out.push_str(&rest[..i]);
+                rest = &rest[i..];
+                let end = rest.find(')').map_or(rest.len(), |e| e + 1);
+                rest = &rest[end..];
+            }
+            out.push_str(rest);
+            out.trim_end().to_owned()
+        })
+        .collect()
+}
+
+/// Prints the plans; where the plan before the VACUUM and ANALYZE had other steps, that one
+/// too.
+fn print_plans(plans: &[Plan], before: &[Plan]) {
+    for (i, plan) in plans.iter().enumerate() {
+        println!("  {}:\n    {}", plan.what, plan.sql);
+        let generic = !plan.generic.is_empty();
+        if generic {
+            println!("    custom plan (with these values):");
+        }
+        for line in &plan.lines {
+            println!("    {}{line}", if generic { "  " } else { "" });
+        }
+        if generic {
+            if shape(&plan.generic) == shape(&plan.lines) {
+                println!("    generic plan: the same steps");
+            } else {
+                println!("    generic plan:");
+                for line in &plan.generic {
+                    println!("      {line}");
                 }
             }
         }
-        folio::db::DbConn::Postgres(c) => {
-            // Literals instead of parameters: EXPLAIN takes none.
-            let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-            for (i, (what, sql)) in cases.iter().enumerate() {
-                let mut values: Vec<String> = match i {
-                    0 => vec![deep_before.to_string(), "21".into()],
-                    1 | 2 => vec![quote(narrow), quote(&narrow_until), i64::MAX.to_string()],
-                    3 => vec![],
-                    _ => vec![
-                        quote(&head),
-                        len.to_string(),
-                        quote(broad),
-                        i64::MAX.to_string(),
-                    ],
-                };
-                values.reverse();
-                let sql: String = sql
-                    .split('?')
-                    .enumerate()
-                    .map(|(j, part)| {
-                        if j == 0 {
-                            part.to_owned()
-                        } else {
-                            format!("{}{part}", values.pop().expect("a value"))
-                        }
-                    })
-                    .collect();
-                let rows: Vec<PostgresPlanRow> = diesel::sql_query(format!("EXPLAIN {sql}"))
-                    .load(c)
-                    .expect("EXPLAIN");
-                println!("  {what}:\n    {sql}");
-                for row in rows {
-                    println!("    {}", row.line);
+        if let Some(old) = before.get(i).filter(|old| {
+            shape(&old.lines) != shape(&plan.lines) || shape(&old.generic) != shape(&plan.generic)
+        }) {
+            println!("    before the VACUUM and ANALYZE it was:");
+            for line in &old.lines {
+                println!("      {line}");
+            }
+            if generic && shape(&old.generic) != shape(&plan.generic) {
+                println!("      generic:");
+                for line in &old.generic {
+                    println!("        {line}");
                 }
             }
         }
     }
+}
+
+/// SQLite prepares a statement with a bound `LIMIT` again every time the value is bound
+/// (`sqlite3ExprIsInteger` puts the parameter in the statement's `expmask`; see commit
+/// 00573cd): the cost of that on the directory's page query as diesel writes it (`LIMIT ?`)
+/// against the same query with ` LIMIT 21` written after it, each run `runs` times on this
+/// connection from diesel's statement cache, twice, alternating. Microseconds a query.
+fn reprepare_cost(c: &mut diesel::SqliteConnection, before: i64, runs: usize) -> Vec<(f64, f64)> {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use folio::db::schema::users;
+
+    #[derive(diesel::QueryableByName)]
+    #[allow(dead_code)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        username: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        display_name: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        picture: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        bio: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        website: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        created_at: i64,
+    }
+    macro_rules! page {
+        () => {
+            users::table
+                .filter(users::id.lt(before))
+                .filter(users::suspended_at.is_null())
+                .order(users::id.desc())
+                .select((
+                    users::id,
+                    users::username,
+                    users::display_name,
+                    users::picture,
+                    users::bio,
+                    users::website,
+                    users::created_at,
+                ))
+        };
+    }
+    let bound = |c: &mut diesel::SqliteConnection| -> usize {
+        let rows: Vec<Row> = Framed {
+            head: "",
+            query: page!().limit(21),
+            tail: "",
+        }
+        .load(c)
+        .expect("page");
+        rows.len()
+    };
+    let written = |c: &mut diesel::SqliteConnection| -> usize {
+        let rows: Vec<Row> = Framed {
+            head: "",
+            query: page!(),
+            tail: " LIMIT 21",
+        }
+        .load(c)
+        .expect("page");
+        rows.len()
+    };
+    let time = |c: &mut diesel::SqliteConnection,
+                f: &dyn Fn(&mut diesel::SqliteConnection) -> usize| {
+        let t = Instant::now();
+        for _ in 0..runs {
+            assert_eq!(f(c), 21);
+        }
+        t.elapsed().as_secs_f64() * 1e6 / runs as f64
+    };
+    (0..2)
+        .map(|_| (time(c, &bound), time(c, &written)))
+        .collect()
+}
+
+/// The usernames a page of the directory lists, in order.
+fn listed_usernames(html: &str) -> Vec<String> {
+    html.split(r#"<span class="member-handle">@"#)
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap_or("").to_owned())
+        .collect()
 }
 
 /// How many members a page of the directory lists.
@@ -1429,45 +1903,90 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     let t = Instant::now();
     let (low, high) = seed(&mut conn, &members);
     let seeded = t.elapsed();
-    let size = if sqlite {
-        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut *conn)
-            .expect("checkpoint");
-        let file = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
-        let wal = db_path.with_extension("db-wal");
-        format!(
-            "database file {:.0} MB (WAL {:.0} MB)",
-            file(&db_path) as f64 / 1e6,
-            file(&wal) as f64 / 1e6
-        )
-    } else {
-        #[derive(diesel::QueryableByName)]
-        struct Size {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            bytes: i64,
+    let t = Instant::now();
+    let suspended = suspend(&mut conn, low);
+    let suspending = t.elapsed();
+    let listed = n - suspended;
+    assert_eq!(
+        suspended,
+        (0..n).filter(|&row| Members::suspended(row)).count(),
+        "suspended rows"
+    );
+    let size = |conn: &mut folio::db::DbConn| {
+        if sqlite {
+            diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut *conn)
+                .expect("checkpoint");
+            let file = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+            let wal = db_path.with_extension("db-wal");
+            format!(
+                "database file {:.0} MB (WAL {:.0} MB)",
+                file(&db_path) as f64 / 1e6,
+                file(&wal) as f64 / 1e6
+            )
+        } else {
+            #[derive(diesel::QueryableByName)]
+            struct Size {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                bytes: i64,
+            }
+            let size: Size = diesel::sql_query("SELECT pg_total_relation_size('users') AS bytes")
+                .get_result(&mut *conn)
+                .expect("table size");
+            format!("users table with indexes {:.0} MB", size.bytes as f64 / 1e6)
         }
-        let size: Size = diesel::sql_query("SELECT pg_total_relation_size('users') AS bytes")
-            .get_result(&mut *conn)
-            .expect("table size");
-        format!("users table with indexes {:.0} MB", size.bytes as f64 / 1e6)
     };
     println!(
-        "seeded {n} members (ids {low}..={high}) in {:.1} s ({:.0} rows/s; names made in {:.1} s); {size}",
+        "seeded {n} members (ids {low}..={high}) in {:.1} s ({:.0} rows/s; names made in {:.1} s); {}",
         seeded.as_secs_f64(),
         n as f64 / seeded.as_secs_f64(),
-        generated.as_secs_f64()
+        generated.as_secs_f64(),
+        size(&mut conn)
+    );
+    println!(
+        "suspended {suspended} of them ({:.2}%: every {SUSPENDED_EVERY}th id from {}) in {:.1} s; \
+         the directory lists {listed}",
+        suspended as f64 * 100.0 / n as f64,
+        low + SUSPENDED_EVERY as i64 - 1,
+        suspending.as_secs_f64()
     );
 
     // The cases.
     let key = directory_key();
-    let depth = (n as i64) * 9 / 10;
-    let deep_before = high - depth + 1;
+    // The page after `depth` listed members: its cursor is the one the page before it hands
+    // out, the id of the depth-th listed member counted from the newest.
+    let depth = n * 9 / 10;
+    assert!(depth < listed, "the deep page lies past the last member");
+    let deep_row = {
+        let (mut seen, mut row) = (0, n);
+        while seen < depth {
+            row -= 1;
+            seen += usize::from(!Members::suspended(row));
+        }
+        row
+    };
+    let deep_before = low + deep_row as i64;
+    // The members the deep page must list, and its one more (members.rs reads 21).
+    let deep_rows: Vec<usize> = (0..deep_row)
+        .rev()
+        .filter(|&row| !Members::suspended(row))
+        .take(21)
+        .collect();
+    let first_rows: Vec<usize> = (0..n)
+        .rev()
+        .filter(|&row| !Members::suspended(row))
+        .take(20)
+        .collect();
     let deep = format!(
         "/users?after={}",
         folio::directory::CursorKey::derive(&key).seal(folio::directory::Cursor {
             before_id: deep_before
         })
     );
+    let suspended_names: std::collections::HashSet<String> = (0..n)
+        .filter(|&row| Members::suspended(row))
+        .map(|row| members.username(row))
+        .collect();
     // The most common first name's first three letters, in both its forms.
     let broad = members.first[0].1[..3].to_owned();
     // One pair of names that occurs at least 12 times: its 12th username, as a prefix.
@@ -1481,48 +2000,94 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             let most = counts.iter().max().copied().unwrap_or(0);
             counts.iter().position(|&c| c == most).unwrap_or(0)
         });
-        let k = counts[pair].min(12);
+        // The 12th, or the next one the directory lists (a suspended member is in no search).
+        let listed_ks: Vec<u32> = members
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|&(row, &(f, l, _))| {
+                f as usize * last + l as usize == pair && !Members::suspended(row)
+            })
+            .map(|(_, &(_, _, k))| k)
+            .collect();
+        let k = listed_ks
+            .iter()
+            .copied()
+            .filter(|&k| k >= counts[pair].min(12))
+            .min()
+            .or_else(|| listed_ks.iter().copied().max())
+            .expect("a listed member of the pair");
         format!(
             "{}.{}{k}",
             members.first[pair / last].1,
             members.last[pair % last].1
         )
     };
-    // The prefix (three characters or more) of a first name with the most matches that the
-    // name indexes still answer: the costliest search on that path.
+    // The prefix (three characters or more) with the most listed matches that the name
+    // indexes still answer (at most BROAD by username and at most BROAD by name): the costliest
+    // search on that path. Candidates are the prefixes of every first name and of every pair's
+    // username stem ("first.last") and name key ("first last"), so there is one at any size
+    // (at 1,000,000 members every first name alone is past BROAD).
     let near_broad = {
-        let mut per_first = vec![0usize; members.first.len()];
-        for &(f, _, _) in &members.rows {
-            per_first[f as usize] += 1;
+        let last = members.last.len();
+        let mut per_pair = vec![0usize; members.first.len() * last];
+        for (row, &(f, l, _)) in members.rows.iter().enumerate() {
+            // Only the members the directory lists: the suspended are in no index.
+            per_pair[f as usize * last + l as usize] += usize::from(!Members::suspended(row));
         }
-        let firsts: Vec<(String, String, usize)> = members
-            .first
-            .iter()
-            .zip(&per_first)
-            .map(|((shown, ascii), &c)| (folio::domain::search_key(shown), ascii.clone(), c))
-            .collect();
+        // Sorted keys with their counts, and running sums: how many keys start with a prefix
+        // is a difference of two sums.
+        let sorted = |keys: Vec<(String, usize)>| {
+            let mut keys = keys;
+            keys.sort();
+            let mut sums = vec![0usize];
+            for (_, c) in &keys {
+                sums.push(sums.last().copied().unwrap_or(0) + c);
+            }
+            (keys, sums)
+        };
+        let (stems, stem_sums) = sorted(
+            (0..per_pair.len())
+                .map(|pair| {
+                    let stem = format!(
+                        "{}.{}",
+                        members.first[pair / last].1,
+                        members.last[pair % last].1
+                    );
+                    (stem, per_pair[pair])
+                })
+                .collect(),
+        );
+        let (names, name_sums) = sorted(
+            (0..per_pair.len())
+                .map(|pair| (members.display[pair].1.clone(), per_pair[pair]))
+                .collect(),
+        );
+        let starting = |(keys, sums): (&Vec<(String, usize)>, &Vec<usize>), p: &str| {
+            let from = keys.partition_point(|(k, _)| k.as_str() < p);
+            let to = from + keys[from..].partition_point(|(k, _)| k.starts_with(p));
+            sums[to] - sums[from]
+        };
         let mut best: Option<(usize, String)> = None;
-        for (key, ascii, _) in &firsts {
-            for p in [key, ascii] {
-                for end in p.char_indices().map(|(i, _)| i).skip(3).chain([p.len()]) {
-                    let p = &p[..end];
-                    let by_name: usize = firsts
-                        .iter()
-                        .filter(|(k, _, _)| k.starts_with(p))
-                        .map(|f| f.2)
-                        .sum();
-                    let by_username: usize = firsts
-                        .iter()
-                        .filter(|(_, a, _)| a.starts_with(p))
-                        .map(|f| f.2)
-                        .sum();
-                    let total = by_name + by_username;
-                    if by_name <= BROAD
-                        && by_username <= BROAD
-                        && best.as_ref().is_none_or(|(t, _)| total > *t)
-                    {
-                        best = Some((total, p.to_owned()));
-                    }
+        for key in stems.iter().chain(&names).map(|(k, _)| k) {
+            for end in key
+                .char_indices()
+                .map(|(i, _)| i)
+                .skip(3)
+                .chain([key.len()])
+            {
+                let p = &key[..end];
+                if p.ends_with(' ') {
+                    continue;
+                }
+                let by_username = starting((&stems, &stem_sums), p);
+                let by_name = starting((&names, &name_sums), p);
+                let total = by_name + by_username;
+                if by_name <= BROAD
+                    && by_username <= BROAD
+                    && best.as_ref().is_none_or(|(t, _)| total > *t)
+                {
+                    best = Some((total, p.to_owned()));
                 }
             }
         }
@@ -1541,8 +2106,13 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     };
     let mut cases: Vec<(String, String)> = vec![
         ("first page".into(), "/users".into()),
-        (format!("page {depth} members deep"), deep.clone()),
+        (
+            format!("page {depth} members deep (before id {deep_before})"),
+            deep.clone(),
+        ),
     ];
+    // Each search case's q, in order.
+    let mut searched: Vec<String> = Vec::new();
     for (what, q) in [
         ("broad", broad.as_str()),
         ("narrow", narrow.as_str()),
@@ -1562,7 +2132,49 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             format!("search {what} q={q} ({by_username}+{by_name}, {path})"),
             format!("/users?q={}", encode(q)),
         ));
+        searched.push(q.to_owned());
     }
+
+    // The plans as the load left them, then the maintenance a fair measurement runs.
+    let page_ids: Vec<i64> = deep_rows.iter().map(|&row| low + row as i64).collect();
+    let plans_before = query_plans(
+        &mut conn,
+        deep_before,
+        &page_ids,
+        &PlanSearches {
+            narrow: &narrow,
+            near_broad: &near_broad,
+            broad: &broad,
+        },
+        false,
+    );
+    let mut maintained = maintain(&mut conn);
+    if let Some((visible, pages)) = all_visible(&mut conn).filter(|(v, p)| v < p) {
+        // A tuple whose transaction committed asynchronously (synchronous_commit = off) and
+        // whose commit is not yet flushed gets no hint bit, and its page is not marked
+        // all-visible: the Index Only Scans would read the table for it until autovacuum came.
+        println!(
+            "after the VACUUM ANALYZE only {visible} of {pages} pages are all-visible \
+             (synchronous_commit = off?): VACUUM once more"
+        );
+        maintained.extend(
+            maintain(&mut conn)
+                .into_iter()
+                .map(|(_, took)| ("VACUUM ANALYZE again", took)),
+        );
+    }
+    println!(
+        "{}; {}{}",
+        maintained
+            .iter()
+            .map(|(sql, took)| format!("{sql} in {:.1} s", took.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        size(&mut conn),
+        all_visible(&mut conn).map_or(String::new(), |(visible, pages)| format!(
+            "; all-visible pages {visible} of {pages}"
+        ))
+    );
 
     // Folio on that database.
     let key_text = base64::engine::general_purpose::STANDARD.encode(key);
@@ -1586,6 +2198,14 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         .redirect(Policy::none())
         .build()
         .expect("client");
+    // Every case's answer: the first and deep pages list exactly the 20 members expected, a
+    // search at least one, and none lists a suspended member.
+    let names = |rows: &[usize]| -> Vec<String> {
+        rows.iter()
+            .take(20)
+            .map(|&row| members.username(row))
+            .collect()
+    };
     for (what, path) in &cases {
         let r = client
             .get(format!("{base}{path}"))
@@ -1595,25 +2215,157 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         let status = r.status();
         let html = r.text().await.expect("body");
         let listed = members_listed(&html);
-        let ok = if path == &deep {
-            status == StatusCode::OK && listed == 20
-        } else {
-            status == StatusCode::OK && listed >= 1
-        };
-        assert!(ok, "{what}: {path} answered {status} with {listed} members");
+        let usernames = listed_usernames(&html);
+        assert_eq!(usernames.len(), listed, "{what}: the usernames of {path}");
+        assert!(
+            status == StatusCode::OK && listed >= 1,
+            "{what}: {path} answered {status} with {listed} members"
+        );
+        if path == "/users" {
+            assert_eq!(usernames, names(&first_rows), "{what}: the first page");
+        } else if path == &deep {
+            assert_eq!(usernames, names(&deep_rows), "{what}: the deep page");
+        }
+        let hidden: Vec<&String> = usernames
+            .iter()
+            .filter(|u| suspended_names.contains(*u))
+            .collect();
+        assert!(
+            hidden.is_empty(),
+            "{what}: {path} lists suspended {hidden:?}"
+        );
     }
+    println!(
+        "checked: the first page lists ids {}..={} and the deep page ids {}..={} (the 20 listed \
+         members after the first {depth}, none suspended); no case lists a suspended member",
+        low + first_rows[0] as i64,
+        low + first_rows[19] as i64,
+        low + deep_rows[0] as i64,
+        low + deep_rows[19] as i64,
+    );
+
+    // Where the CPU goes, per request: this process (the load generator), Folio, and on
+    // PostgreSQL the server's processes (the children of the postmaster, when it runs here).
+    let postmaster = if sqlite {
+        None
+    } else {
+        #[derive(diesel::QueryableByName)]
+        struct Backend {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result::<Backend>(&mut *conn)
+            .ok()
+            .and_then(|b| std::fs::read_to_string(format!("/proc/{}/stat", b.pid)).ok())
+            .and_then(|stat| {
+                stat.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u32>()
+                    .ok()
+            })
+    };
+    let folio_pid = child.id();
+    let cpu_now = move || {
+        let db = postmaster.map_or(0.0, |parent| {
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .ok()
+                        .and_then(|s| {
+                            s.rsplit_once(')')?
+                                .1
+                                .split_whitespace()
+                                .nth(1)?
+                                .parse()
+                                .ok()
+                        })
+                        == Some(parent)
+                })
+                .map(cpu_seconds)
+                .filter(|c| c.is_finite())
+                .sum::<f64>()
+        });
+        // The whole machine (the first line of /proc/stat, in ticks of 1/100 s): busy (user,
+        // nice, system, irq, softirq) and stolen by the hypervisor. Whatever of "busy" is not
+        // ours is others' work on the same cores.
+        let machine = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| {
+                let ticks: Vec<f64> = stat
+                    .lines()
+                    .next()?
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|t| t.parse().ok())
+                    .collect();
+                let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / 100.0;
+                Some((at(0) + at(1) + at(2) + at(5) + at(6), at(7)))
+            })
+            .unwrap_or((f64::NAN, f64::NAN));
+        [
+            cpu_seconds(std::process::id()),
+            cpu_seconds(folio_pid),
+            db,
+            machine.0,
+            machine.1,
+        ]
+    };
+    let cpu_line = |before: [f64; 5], after: [f64; 5], stats: &Stats| {
+        let ok = stats.latencies.len().max(1) as f64;
+        let per = |i: usize| (after[i] - before[i]) * 1000.0 / ok;
+        let cores = |i: usize| (after[i] - before[i]) / stats.elapsed.as_secs_f64();
+        let ours: f64 = (0..3).map(cores).sum();
+        format!(
+            "    CPU per request: loadtest {:.3} ms, folio {:.3} ms{}; cores used: these {ours:.2}, \
+             others {:.2}, stolen {:.2}, of {}",
+            per(0),
+            per(1),
+            if sqlite {
+                String::new()
+            } else {
+                format!(", postgres {:.3} ms", per(2))
+            },
+            (cores(3) - ours).max(0.0),
+            cores(4),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        )
+    };
 
     let duration = Duration::from_secs(seconds);
     let mut results = Vec::new();
     for (what, path) in &cases {
         let (c, url) = (client.clone(), Arc::new(format!("{base}{path}")));
+        let before = cpu_now();
         let stats = run(16, duration, move |_| {
             let (c, url) = (c.clone(), url.clone());
             async move { page_ok(&c, &url).await }
         })
         .await;
+        let after = cpu_now();
         println!("{}", stats.line(what));
+        println!("{}", cpu_line(before, after, &stats));
         results.push(stats);
+    }
+    // For scale: what this machine serves of a request that asks the database only `SELECT 1`
+    // (the pool's ping), not counted in the targets.
+    {
+        let (c, url) = (client.clone(), Arc::new(format!("{base}/healthz")));
+        let before = cpu_now();
+        let stats = run(16, duration, move |_| {
+            let (c, url) = (c.clone(), url.clone());
+            async move { page_ok(&c, &url).await }
+        })
+        .await;
+        let after = cpu_now();
+        println!("{}", stats.line("reference: /healthz"));
+        println!("{}", cpu_line(before, after, &stats));
     }
     println!(
         "deep/first: requests/s x{:.2}, p50 x{:.2}, p99 x{:.2}",
@@ -1647,13 +2399,87 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     let _ = child.kill();
     let _ = child.wait();
 
+    let searches = PlanSearches {
+        narrow: &narrow,
+        near_broad: &near_broad,
+        broad: &broad,
+    };
+    let page_ids: Vec<i64> = deep_rows.iter().map(|&row| low + row as i64).collect();
+    let plans = query_plans(&mut conn, deep_before, &page_ids, &searches, true);
     println!(
-        "query plans ({}):",
+        "query plans ({}), after the {}:",
         if sqlite {
             "EXPLAIN QUERY PLAN"
         } else {
-            "EXPLAIN"
-        }
+            "EXPLAIN (ANALYZE, BUFFERS): the queries ran"
+        },
+        maintained
+            .iter()
+            .map(|(sql, _)| *sql)
+            .collect::<Vec<_>>()
+            .join(" and ")
     );
-    print_plans(&mut conn, deep_before, &broad, &narrow);
+    print_plans(&plans, &plans_before);
+
+    // The database's part of each case: `members::newest`, all a directory request asks of the
+    // database, on this one connection with the server stopped.
+    let runs = 2_000;
+    let newest_cases: Vec<(String, Option<i64>, Option<folio::directory::Prefix>)> = [
+        (cases[0].0.clone(), None, None),
+        (cases[1].0.clone(), Some(deep_before), None),
+    ]
+    .into_iter()
+    .chain(cases[2..].iter().zip(&searched).map(|((what, _), q)| {
+        let prefix = folio::directory::Prefix::parse(Some(q)).expect("a prefix");
+        (what.clone(), None, Some(prefix))
+    }))
+    .collect();
+    if sqlite {
+        // SQLite's default page cache, as Folio's connections have (the seed grew it).
+        diesel::sql_query("PRAGMA cache_size = -2000")
+            .execute(&mut *conn)
+            .expect("cache size");
+    }
+    let mut passes: Vec<Vec<f64>> = Vec::new();
+    for _ in 0..2 {
+        passes.push(
+            newest_cases
+                .iter()
+                .map(|(_, before, prefix)| {
+                    let t = Instant::now();
+                    for _ in 0..runs {
+                        let found =
+                            folio::db::members::newest(&mut conn, *before, 21, prefix.as_ref())
+                                .expect("members::newest");
+                        assert!(!found.is_empty());
+                    }
+                    t.elapsed().as_secs_f64() * 1e6 / runs as f64
+                })
+                .collect(),
+        );
+    }
+    println!(
+        "the database's part: members::newest, {runs} calls a case on one connection, server \
+         stopped (µs a call, two passes):"
+    );
+    for (i, (what, _, _)) in newest_cases.iter().enumerate() {
+        println!("  {what:<52} {:>8.1} {:>8.1}", passes[0][i], passes[1][i]);
+    }
+
+    if let folio::db::DbConn::Sqlite(c) = &mut *conn {
+        let runs = 20_000;
+        let costs = reprepare_cost(c, deep_before, runs);
+        println!(
+            "SQLite, the deep page's query {runs} times on one connection (µs each), LIMIT bound \
+             as diesel binds it vs the same SQL with LIMIT 21 written in: {}",
+            costs
+                .iter()
+                .map(|(bound, written)| format!(
+                    "{bound:.1} vs {written:.1} (x{:.2})",
+                    bound / written
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
 }

@@ -144,6 +144,8 @@ pub fn newest(
         .collect();
     users::table
         .filter(users::id.eq_any(ids))
+        // Again: a member suspended between the two statements is not listed either.
+        .filter(users::suspended_at.is_null())
         .order(users::id.desc())
         .select(Member::as_select())
         .load(conn)
