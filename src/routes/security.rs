@@ -455,6 +455,33 @@ pub async fn check_code(
     Ok(Ok(()))
 }
 
+/// The first half of a form that needs two-factor sign-in on, the password and a code:
+/// `Some(answer)` when it stops here (two-factor is off, or the page again with the message
+/// beside the field `fields` picks), `None` to go on.
+async fn password_and_code(
+    again: &Again<'_>,
+    req: &HttpRequest,
+    form: PasswordAndCode,
+    passwords: &Passwords,
+    fields: impl FnOnce(&mut SecurityErrors) -> (&mut Option<String>, &mut Option<String>),
+) -> Result<Option<HttpResponse>, AppError> {
+    if !ops::two_factor::status(again.ctx, again.user.id).await?.on {
+        return Ok(Some(see_other(PAGE)));
+    }
+    let Err((field, status, message)) =
+        confirm_both(req, again.user, form, again.ctx, again.db, passwords).await?
+    else {
+        return Ok(None);
+    };
+    let mut errors = SecurityErrors::default();
+    let (password, code) = fields(&mut errors);
+    match field {
+        "password" => *password = Some(message),
+        _ => *code = Some(message),
+    }
+    again.with(status, errors).await.map(Some)
+}
+
 /// `POST /account/totp/disable`.
 #[allow(clippy::too_many_arguments)]
 pub async fn disable(
@@ -477,18 +504,12 @@ pub async fn disable(
         site: &site,
         rp: &rp,
     };
-    if !ops::two_factor::status(&ctx, user.id).await?.on {
-        return Ok(see_other(PAGE));
-    }
-    if let Err((field, status, message)) =
-        confirm_both(&req, &user, form, &ctx, &db, &passwords).await?
+    if let Some(answer) = password_and_code(&again, &req, form, &passwords, |e| {
+        (&mut e.disable_password, &mut e.disable_code)
+    })
+    .await?
     {
-        let mut errors = SecurityErrors::default();
-        match field {
-            "password" => errors.disable_password = Some(message),
-            _ => errors.disable_code = Some(message),
-        }
-        return again.with(status, errors).await;
+        return Ok(answer);
     }
     ops::two_factor::disable(&ctx, user.id).await?;
     outbox.wake();
@@ -520,18 +541,12 @@ pub async fn new_codes(
         site: &site,
         rp: &rp,
     };
-    if !ops::two_factor::status(&ctx, user.id).await?.on {
-        return Ok(see_other(PAGE));
-    }
-    if let Err((field, status, message)) =
-        confirm_both(&req, &user, form, &ctx, &db, &passwords).await?
+    if let Some(answer) = password_and_code(&again, &req, form, &passwords, |e| {
+        (&mut e.codes_password, &mut e.codes_code)
+    })
+    .await?
     {
-        let mut errors = SecurityErrors::default();
-        match field {
-            "password" => errors.codes_password = Some(message),
-            _ => errors.codes_code = Some(message),
-        }
-        return again.with(status, errors).await;
+        return Ok(answer);
     }
     let codes = ops::two_factor::new_codes(&ctx, user.id).await?;
     outbox.wake();
