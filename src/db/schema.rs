@@ -24,6 +24,8 @@ diesel::table! {
         totp_pending_at -> Nullable<BigInt>,
         totp_last_step -> Nullable<BigInt>,
         webauthn_handle -> Nullable<Text>,
+        /// 0, 300 or 600: which renditions were made beside the picture (src/avatar/renditions.rs).
+        picture_renditions -> Integer,
     }
 }
 
