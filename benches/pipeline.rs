@@ -1,7 +1,8 @@
 //! `cargo bench`: the picture pipeline on the benchmark image set, one core.
 //!
-//! Prints a table of per-stage medians and the quality of shrink-on-load (PSNR of the stored
-//! picture against the one made from a full-size decode), then lets criterion time each
+//! Prints a table of per-stage medians, the whole without the renditions (what an upload cost
+//! before they existed) and what they add, and the quality of shrink-on-load (PSNR of the
+//! stored picture against the one made from a full-size decode), then lets criterion time each
 //! image end to end: the benchmark set, the 12 MP photo as BMP, TIFF, JPEG XL and AVIF (and as
 //! 256×256 ICOs, the largest an ICO holds), and chosen squares of the 24 MP JPEG (100%, 50% and
 //! 10% of its short side) beside its centred one.
@@ -62,44 +63,61 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
 
 fn stage_table(cases: &[Case], limits: &Limits) {
     println!(
-        "\n{:<36} {:>9} {:>9} {:>9} {:>9} {:>12}",
-        "image", "decode", "resize", "encode", "total", "PSNR vs full"
+        "\n{:<36} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>12}",
+        "image", "decode", "resize", "encode", "total", "master only", "added", "PSNR vs full"
     );
+    let master_only = Options {
+        renditions: false,
+        ..Options::default()
+    };
     for case in cases {
-        let runs: Vec<Timings> = (0..15)
-            .map(|_| {
-                process_with(case.bytes, limits, case.square, Options::default())
-                    .expect("accepted")
-                    .1
-            })
-            .collect();
+        // With and without the renditions in turn, so both meet the same noise.
+        let time = |options| {
+            process_with(case.bytes, limits, case.square, options)
+                .expect("accepted")
+                .1
+        };
+        let (runs, alone): (Vec<Timings>, Vec<Timings>) = (0..15)
+            .map(|_| (time(Options::default()), time(master_only)))
+            .unzip();
         let stage = |f: fn(&Timings) -> Duration| median(runs.iter().map(f).collect());
         let total = median(
             runs.iter()
                 .map(|t| t.decode + t.resize + t.encode)
                 .collect(),
         );
+        let alone = median(
+            alone
+                .iter()
+                .map(|t| t.decode + t.resize + t.encode)
+                .collect(),
+        );
         let shrunk = process_with(case.bytes, limits, case.square, Options::default())
             .expect("accepted")
-            .0;
+            .0
+            .master;
         let full = process_with(
             case.bytes,
             limits,
             case.square,
             Options {
                 shrink_on_load: false,
+                ..Options::default()
             },
         )
         .expect("accepted")
-        .0;
+        .0
+        .master;
         let quality = psnr(&decode_rgb(&shrunk), &decode_rgb(&full));
         println!(
-            "{:<36} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>9.1} dB",
+            "{:<36} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>9.2}ms {:>7.1}% {:>9.1} dB",
             case.name,
             stage(|t| t.decode),
             stage(|t| t.resize),
             stage(|t| t.encode),
             total,
+            alone,
+            100.0 * (total - alone) / alone,
             quality
         );
     }

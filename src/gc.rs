@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 
 use crate::auth::ABSOLUTE_LIFETIME_SECS;
-use crate::avatar::{PictureName, PictureStore, TEMP_PREFIX};
+use crate::avatar::{
+    Limits, PictureFile, PictureName, PictureStore, TEMP_PREFIX, Variant, renditions_from_master,
+};
 use crate::db::{self, Db, access_tokens, passkeys, sessions, throttle, tokens, users};
 
 #[derive(Debug, Default)]
@@ -25,12 +27,16 @@ pub struct GcReport {
     pub expired_access_tokens: usize,
     /// Passkey ceremonies (adding one, signing in) begun and never finished.
     pub expired_passkey_challenges: usize,
+    /// Pictures stored before renditions existed that got theirs.
+    pub renditions_made: usize,
 }
 
-/// Deletes pictures no user points at, and a folder's half-written files, both only once older
-/// than `grace`: an upload stores its picture a moment before the commit that points at it,
-/// and a fresh one must survive that moment. Also purges expired sessions, links, access
-/// tokens and passkey challenges, and stale failed logins.
+/// Deletes pictures no user points at (every file of them: the master and its renditions,
+/// whichever a crash left), and a folder's half-written files, both only once older than
+/// `grace`: an upload stores its picture a moment before the commit that points at it, and a
+/// fresh one must survive that moment. Makes the renditions of pictures stored before they
+/// existed. Also purges expired sessions, links, access tokens and passkey challenges, and
+/// stale failed logins.
 pub async fn collect_garbage(
     db: &Db,
     store: &PictureStore,
@@ -41,32 +47,34 @@ pub async fn collect_garbage(
 
     // List first, then read the references: a picture listed here whose commit lands after
     // the read below is younger than `grace` and therefore skipped.
-    let old_pictures: Vec<PictureName> = store
+    let old_files: Vec<PictureFile> = store
         .list()
         .await
         .with_context(|| format!("cannot list {}", store.describe()))?
         .into_iter()
         .filter(|listed| listed.last_modified <= cutoff)
-        .filter_map(|listed| PictureName::parse(&listed.file_name))
+        .filter_map(|listed| PictureFile::parse(&listed.file_name))
         .collect();
     let referenced: HashSet<String> = db
         .run(|conn| users::all_pictures(conn).map_err(anyhow::Error::from))
         .await?
         .into_iter()
         .collect();
-    for name in old_pictures {
-        if referenced.contains(&name.file_name()) {
+    for file in old_files {
+        if referenced.contains(&file.picture.file_name()) {
             continue;
         }
         store
-            .delete(&name)
+            .delete_file(file)
             .await
-            .with_context(|| format!("cannot remove {name} from {}", store.describe()))?;
-        report.removed.push(name.file_name());
+            .with_context(|| format!("cannot remove {file} from {}", store.describe()))?;
+        report.removed.push(file.file_name());
     }
     if let Some(dir) = store.folder_path() {
         report.removed.extend(remove_stale_partials(dir, cutoff)?);
     }
+
+    report.renditions_made = make_missing_renditions(db, store).await?;
 
     let (expired, failures, signups, links, mail_requests, access_tokens, challenges) = db
         .run(|conn| {
@@ -98,6 +106,69 @@ pub async fn collect_garbage(
     report.expired_access_tokens = access_tokens;
     report.expired_passkey_challenges = challenges;
     Ok(report)
+}
+
+/// Gives every picture stored before renditions existed its renditions, made from its master,
+/// one picture at a time beside the serving instances: files first, then a commit that records
+/// them only if the member still has that picture (else the new files go again). Until then
+/// pages show the master.
+async fn make_missing_renditions(db: &Db, store: &PictureStore) -> anyhow::Result<usize> {
+    const BATCH: i64 = 100;
+    let (mut after, mut made) = (0, 0);
+    loop {
+        let batch = db
+            .run(move |conn| {
+                users::pictures_without_renditions(conn, after, BATCH).map_err(anyhow::Error::from)
+            })
+            .await?;
+        let Some(&(last, _)) = batch.last() else {
+            return Ok(made);
+        };
+        after = last;
+        for (user_id, picture) in batch {
+            let Some(name) = PictureName::parse(&picture) else {
+                continue;
+            };
+            let master = match store.read(&PictureFile::new(name, Variant::MASTER)).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::warn!(picture = %name, error = %e, "cannot read a picture to make its renditions");
+                    continue;
+                }
+            };
+            let made_now = crate::telemetry::spawn_blocking_with_tracing(move || {
+                renditions_from_master(&master, &Limits::default())
+            })
+            .await?;
+            let (renditions, files) = match made_now {
+                Ok(made) => made,
+                Err(e) => {
+                    tracing::warn!(picture = %name, reason = ?e, "a stored picture could not be read; no renditions");
+                    continue;
+                }
+            };
+            let variants: Vec<Variant> = files.iter().map(|(v, _)| *v).collect();
+            store
+                .put_beside(name, files)
+                .await
+                .with_context(|| format!("cannot store the renditions of {name}"))?;
+            let recorded = db
+                .run(move |conn| {
+                    users::record_renditions(conn, user_id, &picture, renditions)
+                        .map_err(anyhow::Error::from)
+                })
+                .await?;
+            if recorded {
+                made += 1;
+            } else {
+                // Replaced meanwhile: the replacement deleted (or will delete) the old
+                // picture's files; these are removed now so none outlives it.
+                for variant in variants {
+                    store.delete_file(PictureFile::new(name, variant)).await?;
+                }
+            }
+        }
+    }
 }
 
 /// A folder can also hold files that never became a picture: the staging copies of a write a

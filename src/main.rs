@@ -178,7 +178,7 @@ fn collect(settings: &Settings) -> Result<(), String> {
     println!(
         "removed {} picture file(s), {} expired session(s), {} old failed login(s), {} old sign-up(s), \
          {} expired mailed link(s), {} old mail request(s), {} expired access token(s), \
-         {} expired passkey challenge(s)",
+         {} expired passkey challenge(s); made the renditions of {} older picture(s)",
         report.removed.len(),
         report.expired_sessions,
         report.old_login_failures,
@@ -186,7 +186,8 @@ fn collect(settings: &Settings) -> Result<(), String> {
         report.expired_links,
         report.old_mail_requests,
         report.expired_access_tokens,
-        report.expired_passkey_challenges
+        report.expired_passkey_challenges,
+        report.renditions_made
     );
     Ok(())
 }

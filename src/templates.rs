@@ -6,11 +6,11 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use askama::Template;
 
 use crate::auth::{CurrentUser, TypedSession};
-use crate::avatar::PictureUrls;
+use crate::avatar::{PictureUrls, Renditions};
 use crate::db::members::Member;
 use crate::domain::Website;
 use crate::error::AppError;
-pub use crate::links::{avatar_url, percent_encode, profile_path};
+pub use crate::links::{Avatar, avatar, avatar_url, percent_encode, profile_path};
 
 /// Header, navigation and the one-time message.
 pub struct Layout {
@@ -22,7 +22,7 @@ pub struct Layout {
 
 pub struct NavUser {
     pub username: String,
-    pub avatar_url: String,
+    pub avatar: Avatar,
     /// Shown the way to the moderation pages.
     pub moderator: bool,
 }
@@ -42,7 +42,7 @@ impl Layout {
         Ok(Self {
             user: user.map(|u| NavUser {
                 username: u.username.clone(),
-                avatar_url: u.avatar_url.clone(),
+                avatar: u.avatar.clone(),
                 moderator: u.moderator,
             }),
             csrf_token,
@@ -84,14 +84,19 @@ pub struct MemberCard {
     /// The display name, or the username when there is none.
     pub name: String,
     pub href: String,
-    pub avatar_url: String,
+    pub avatar: Avatar,
 }
 
 impl MemberCard {
     pub fn new(urls: &PictureUrls, member: Member) -> Self {
         Self {
             href: profile_path(&member.username),
-            avatar_url: avatar_url(urls, &member.username, member.picture.as_deref()),
+            avatar: avatar(
+                urls,
+                &member.username,
+                member.picture.as_deref(),
+                Renditions::from_db(member.picture_renditions),
+            ),
             name: member
                 .display_name
                 .unwrap_or_else(|| member.username.clone()),
@@ -176,7 +181,7 @@ pub struct AccountPage {
     pub layout: Layout,
     pub profile_href: String,
     pub about: AboutFields,
-    pub avatar_url: String,
+    pub avatar: Avatar,
     pub has_picture: bool,
     pub username: String,
     pub email: String,
@@ -310,7 +315,7 @@ pub struct ProfilePage {
     /// "November 2026", and its `<time datetime>`.
     pub since: String,
     pub since_iso: String,
-    pub avatar_url: String,
+    pub avatar: Avatar,
     pub is_own: bool,
     /// Absolute addresses and a summary, for link previews.
     pub page_url: String,

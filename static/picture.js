@@ -531,9 +531,13 @@
   function update(page, section, refused) {
     const fresh = document.importNode(section, true);
     document.getElementById('picture-section').replaceWith(fresh);
+    // The whole picture, sources and all: a new src alone would lose to the old srcset.
     const navAvatar = document.getElementById('nav-avatar');
     const newNavAvatar = page.getElementById('nav-avatar');
-    if (navAvatar && newNavAvatar) navAvatar.src = newNavAvatar.getAttribute('src');
+    if (navAvatar && newNavAvatar) {
+      const outer = (img) => img.closest('picture') || img;
+      outer(navAvatar).replaceWith(document.importNode(outer(newNavAvatar), true));
+    }
     const messages = document.getElementById('messages');
     const newMessages = page.getElementById('messages');
     if (messages && newMessages) {

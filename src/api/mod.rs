@@ -258,6 +258,7 @@ impl Links {
             username: user.username,
             display_name: user.display_name,
             picture: user.picture,
+            picture_renditions: user.picture_renditions,
             bio: user.bio,
             website: user.website,
             created_at: user.created_at,

@@ -10,15 +10,16 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use super::TypedSession;
 use crate::avatar::PictureUrls;
+use crate::avatar::Renditions;
 use crate::db::{Db, users, users::User};
 use crate::error::AppError;
-use crate::templates::avatar_url;
+use crate::links::{Avatar, avatar};
 
-/// The logged-in user, with the address of their picture; anonymous visitors are sent to the
+/// The logged-in user, with their picture's addresses; anonymous visitors are sent to the
 /// login page (303), which brings them back afterwards.
 pub struct CurrentUser {
     pub user: User,
-    pub avatar_url: String,
+    pub avatar: Avatar,
     /// A new address the user asked to move to, waiting for its link to be used.
     pub pending_email: Option<String>,
 }
@@ -59,7 +60,12 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
         // that could still name the account.
         .filter(|(u, _)| u.session_epoch == epoch && u.suspended_at.is_none())
         .map(|(user, pending)| CurrentUser {
-            avatar_url: avatar_url(&urls, &user.username, user.picture.as_deref()),
+            avatar: avatar(
+                &urls,
+                &user.username,
+                user.picture.as_deref(),
+                Renditions::from_db(user.picture_renditions),
+            ),
             pending_email: pending.filter(|p| !crate::domain::same_mailbox(p, &user.email)),
             user,
         }))

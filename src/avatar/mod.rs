@@ -4,6 +4,7 @@
 mod formats;
 pub mod isolated;
 mod process;
+mod renditions;
 mod shrink;
 mod sniff;
 mod store;
@@ -15,9 +16,10 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 
 pub use process::{
-    Limits, Options, QUALITY, Rejection, SIZE, Square, Timings, process, process_square,
-    process_with,
+    Limits, Options, Processed, QUALITY, Rejection, RenditionFiles, SIZE, Square, Timings,
+    WEBP_QUALITY, process, process_picture, process_square, process_with, renditions_from_master,
 };
+pub use renditions::{Encoding, LARGE, MASTER, PictureFile, Renditions, Variant};
 pub use sniff::{Format, Sniffed, sniff};
 pub use store::{
     Fetched, Listed, PendingPicture, PictureName, PictureStore, PictureUrls, StoreError,
@@ -53,13 +55,13 @@ impl Avatars {
         &self.store
     }
 
-    /// Decodes and re-encodes `upload`, keeping `square` (`None`: the centred one); the outer
-    /// error is ours, the inner one the upload's.
+    /// Decodes and re-encodes `upload` into its master and renditions, keeping `square`
+    /// (`None`: the centred one); the outer error is ours, the inner one the upload's.
     pub async fn process(
         &self,
         upload: Vec<u8>,
         square: Option<Square>,
-    ) -> anyhow::Result<Result<Vec<u8>, Rejection>> {
+    ) -> anyhow::Result<Result<Processed, Rejection>> {
         let waiting = metrics::gauge!(crate::metrics::PICTURES_WAITING);
         waiting.increment(1.0);
         let heic = sniff(&upload) == Sniffed::Accepted(Format::Heic);
@@ -77,16 +79,16 @@ impl Avatars {
         let start = std::time::Instant::now();
         let limits = self.limits;
         let result =
-            spawn_blocking_with_tracing(move || process_square(&upload, &limits, square)).await;
+            spawn_blocking_with_tracing(move || process_picture(&upload, &limits, square)).await;
         in_progress.decrement(1.0);
         metrics::histogram!(crate::metrics::PIPELINE_DURATION)
             .record(start.elapsed().as_secs_f64());
         result
     }
 
-    /// Stores the processed picture under a fresh name.
-    pub async fn write(&self, jpeg: Vec<u8>) -> Result<PendingPicture, StoreError> {
-        self.store.put_new(jpeg).await
+    /// Stores the processed picture's files under a fresh name.
+    pub async fn write(&self, picture: Processed) -> Result<PendingPicture, StoreError> {
+        self.store.put_new(picture).await
     }
 
     /// Deletes a replaced picture after the commit. A failure is logged, never shown: the

@@ -16,6 +16,7 @@ use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage};
 
+use super::renditions::{Encoding, LARGE, Renditions, Variant};
 use super::sniff::{Sniffed, sniff};
 pub use super::types::{Limits, Rejection, SIZE, Square};
 use super::types::{Pixels, Region, Shrink};
@@ -36,12 +37,41 @@ pub struct Options {
     /// Shrink large pictures while decoding them; off, every picture is decoded at full size
     /// (the benchmarks' quality reference).
     pub shrink_on_load: bool,
+    /// Make the renditions beside the master; off, the master alone (what the pipeline cost
+    /// before they existed).
+    pub renditions: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             shrink_on_load: true,
+            renditions: true,
+        }
+    }
+}
+
+/// Everything one upload becomes: the master and the files made beside it, all from the same
+/// upright square.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    /// The 300×300 JPEG the contract describes.
+    pub master: Vec<u8>,
+    pub renditions: Renditions,
+    /// One file for each of `renditions.variants()`, in that order.
+    pub files: RenditionFiles,
+}
+
+/// Encoded files beside a master, each with the variant it is.
+pub type RenditionFiles = Vec<(Variant, Vec<u8>)>;
+
+impl Processed {
+    /// A master with nothing beside it.
+    pub fn master_only(master: Vec<u8>) -> Self {
+        Self {
+            master,
+            renditions: Renditions::MasterOnly,
+            files: Vec::new(),
         }
     }
 }
@@ -58,20 +88,35 @@ pub fn process_square(
     limits: &Limits,
     square: Option<Square>,
 ) -> Result<Vec<u8>, Rejection> {
-    process_with(bytes, limits, square, Options::default()).map(|(jpeg, _)| jpeg)
+    let options = Options {
+        renditions: false,
+        ..Options::default()
+    };
+    process_with(bytes, limits, square, options).map(|(processed, _)| processed.master)
 }
 
-/// `process_square`, with its options and the time each stage took.
+/// The master and its renditions, as an upload stores them.
+pub fn process_picture(
+    bytes: &[u8],
+    limits: &Limits,
+    square: Option<Square>,
+) -> Result<Processed, Rejection> {
+    process_with(bytes, limits, square, Options::default()).map(|(processed, _)| processed)
+}
+
+/// `process_picture`, with its options and the time each stage took.
 pub fn process_with(
     bytes: &[u8],
     limits: &Limits,
     square: Option<Square>,
     options: Options,
-) -> Result<(Vec<u8>, Timings), Rejection> {
-    catch_unwind(AssertUnwindSafe(|| {
-        process_unguarded(bytes, limits, square, options)
-    }))
-    .unwrap_or_else(|_| {
+) -> Result<(Processed, Timings), Rejection> {
+    guarded(|| process_unguarded(bytes, limits, square, options))
+}
+
+/// A panic in a decoder or encoder is a refused picture, never a dead worker.
+fn guarded<T>(work: impl FnOnce() -> Result<T, Rejection>) -> Result<T, Rejection> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
         tracing::warn!("an image decoder panicked; the upload is refused");
         Err(Rejection::Corrupt)
     })
@@ -82,14 +127,15 @@ fn process_unguarded(
     limits: &Limits,
     square: Option<Square>,
     options: Options,
-) -> Result<(Vec<u8>, Timings), Rejection> {
+) -> Result<(Processed, Timings), Rejection> {
     let mut timings = Timings::default();
     let started = Instant::now();
     if square.is_some_and(|s| s.size == 0) {
         return Err(Rejection::SquareOutside);
     }
     // Shrink-on-load keeps twice the target on the kept square's side, for a clean Lanczos
-    // pass: a small square of a large photo is decoded at a larger scale than the whole.
+    // pass (and for the 600×600 rendition): a small square of a large photo is decoded at a
+    // larger scale than the whole.
     let target = Shrink {
         keep: if options.shrink_on_load {
             2 * SIZE
@@ -108,37 +154,123 @@ fn process_unguarded(
 
     let started = Instant::now();
     let region = decoded.region(square)?;
-    let square = resize_region(decoded.pixels, decoded.width, decoded.height, region)?;
+    // Only a square with the pixels for it gets a 600×600: never an enlargement.
+    let large = options.renditions && region.side >= f64::from(LARGE);
+    let source = rgb_image(decoded.pixels, decoded.width, decoded.height)?;
+    let master = resize(&source, Some(region), SIZE)?;
+    let large = large
+        .then(|| resize(&source, Some(region), LARGE))
+        .transpose()?;
+    drop(source);
+    let master = orient(master, SIZE, decoded.orientation)?;
+    let large = large
+        .map(|rgb| orient(rgb, LARGE, decoded.orientation))
+        .transpose()?;
     timings.resize = started.elapsed();
 
     let started = Instant::now();
-    let upright = orient(square, decoded.orientation)?;
-    let jpeg = encode(&upright)?;
+    let jpeg = encode(&master, SIZE)?;
+    let processed = if options.renditions {
+        let (renditions, files) = renditions_of(&master, large.as_deref())?;
+        Processed {
+            master: jpeg,
+            renditions,
+            files,
+        }
+    } else {
+        Processed::master_only(jpeg)
+    };
     timings.encode = started.elapsed();
-    Ok((jpeg, timings))
+    Ok((processed, timings))
 }
 
-/// The region, resized with Lanczos3 to SIZE×SIZE (small squares scale up). Cropping is part
-/// of the resize, so a 1×20000 strip costs no more than its 1×1 square. A decoder that decodes
-/// only a window counts on the filter's reach (`types::Region::window`).
-fn resize_region(
-    pixels: Pixels,
-    width: u32,
-    height: u32,
-    region: Region,
-) -> Result<Vec<u8>, Rejection> {
+/// The renditions of an upright square: the small sides resized (Lanczos3) from the master's
+/// pixels, the 600×600 from the kept square itself when there is one, each encoded as JPEG and
+/// WebP.
+fn renditions_of(
+    master: &[u8],
+    large: Option<&[u8]>,
+) -> Result<(Renditions, RenditionFiles), Rejection> {
+    let renditions = if large.is_some() {
+        Renditions::Large
+    } else {
+        Renditions::Standard
+    };
+    let source = FrImage::from_vec_u8(SIZE, SIZE, master.to_vec(), PixelType::U8x3)
+        .map_err(|_| Rejection::Corrupt)?;
+    let mut pixels: Vec<(u32, Vec<u8>)> = Vec::new();
+    let mut files = Vec::new();
+    for variant in renditions.variants() {
+        let side = variant.side();
+        let rgb: &[u8] = if side == SIZE {
+            master
+        } else if side == LARGE {
+            large.ok_or(Rejection::Corrupt)?
+        } else {
+            if !pixels.iter().any(|(s, _)| *s == side) {
+                pixels.push((side, resize(&source, None, side)?));
+            }
+            pixels
+                .iter()
+                .find(|(s, _)| *s == side)
+                .map(|(_, rgb)| rgb.as_slice())
+                .ok_or(Rejection::Corrupt)?
+        };
+        let bytes = match variant.encoding() {
+            Encoding::Jpeg => encode(rgb, side)?,
+            Encoding::Webp => super::formats::webp::encode(rgb, side, WEBP_QUALITY)?,
+        };
+        files.push((variant, bytes));
+    }
+    Ok((renditions, files))
+}
+
+/// WebP at 80 looks like JPEG at 85 in about two thirds of the bytes.
+pub const WEBP_QUALITY: f32 = 80.0;
+
+/// The renditions of a picture stored before they existed, made from its master (there is
+/// nothing larger to make a 600×600 from).
+pub fn renditions_from_master(
+    jpeg: &[u8],
+    limits: &Limits,
+) -> Result<(Renditions, RenditionFiles), Rejection> {
+    guarded(|| {
+        let whole = Shrink {
+            keep: u32::MAX,
+            square: None,
+        };
+        let decoded = match sniff(jpeg) {
+            Sniffed::Accepted(format) => format.decoder()(jpeg, limits, whole)?,
+            _ => return Err(Rejection::NotAnImage),
+        };
+        let region = decoded.region(None)?;
+        let source = rgb_image(decoded.pixels, decoded.width, decoded.height)?;
+        let master = resize(&source, Some(region), SIZE)?;
+        let master = orient(master, SIZE, decoded.orientation)?;
+        renditions_of(&master, None)
+    })
+}
+
+/// Pixels as RGB, transparency flattened onto white.
+fn rgb_image(pixels: Pixels, width: u32, height: u32) -> Result<FrImage<'static>, Rejection> {
     let rgb = match pixels {
         Pixels::Rgb(rgb) => rgb,
         Pixels::Rgba(rgba) => flatten_onto_white(rgba),
     };
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(region.left, region.top, region.side, region.side);
-    let src = FrImage::from_vec_u8(width, height, rgb, PixelType::U8x3)
-        .map_err(|_| Rejection::Corrupt)?;
-    let mut dst = FrImage::new(SIZE, SIZE, PixelType::U8x3);
+    FrImage::from_vec_u8(width, height, rgb, PixelType::U8x3).map_err(|_| Rejection::Corrupt)
+}
+
+/// The region (or the whole), resized with Lanczos3 to `side`×`side` (small squares scale
+/// up). Cropping is part of the resize, so a 1×20000 strip costs no more than its 1×1 square.
+/// A decoder that decodes only a window counts on the filter's reach (`types::Region::window`).
+fn resize(source: &FrImage, region: Option<Region>, side: u32) -> Result<Vec<u8>, Rejection> {
+    let mut options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    if let Some(region) = region {
+        options = options.crop(region.left, region.top, region.side, region.side);
+    }
+    let mut dst = FrImage::new(side, side, PixelType::U8x3);
     Resizer::new()
-        .resize(&src, &mut dst, &options)
+        .resize(source, &mut dst, &options)
         .map_err(|_| Rejection::Corrupt)?;
     Ok(dst.into_vec())
 }
@@ -160,11 +292,11 @@ fn flatten_onto_white(mut rgba: Vec<u8>) -> Vec<u8> {
 
 /// Applied to the small square: the centred square of a rotated picture is the rotated
 /// centred square, and turning 300×300 pixels is cheaper than turning millions.
-fn orient(rgb: Vec<u8>, orientation: Orientation) -> Result<Vec<u8>, Rejection> {
+fn orient(rgb: Vec<u8>, side: u32, orientation: Orientation) -> Result<Vec<u8>, Rejection> {
     if orientation == Orientation::NoTransforms {
         return Ok(rgb);
     }
-    let buffer = RgbImage::from_raw(SIZE, SIZE, rgb).ok_or(Rejection::Corrupt)?;
+    let buffer = RgbImage::from_raw(side, side, rgb).ok_or(Rejection::Corrupt)?;
     let mut image = DynamicImage::ImageRgb8(buffer);
     image.apply_orientation(orientation);
     Ok(image.into_rgb8().into_raw())
@@ -174,12 +306,13 @@ fn orient(rgb: Vec<u8>, orientation: Orientation) -> Result<Vec<u8>, Rejection> 
 /// header and nothing else, so no metadata of the upload survives. jpeg-encoder rather than
 /// the mozjpeg already linked: its SIMD is Rust (0.75 ms for 300², in every build), while
 /// libjpeg's needs nasm at build time (0.45 ms with it, 1.4-2.2 ms without).
-fn encode(rgb: &[u8]) -> Result<Vec<u8>, Rejection> {
+pub(crate) fn encode(rgb: &[u8], side: u32) -> Result<Vec<u8>, Rejection> {
+    let side = u16::try_from(side).map_err(|_| Rejection::TooManyPixels)?;
     let mut out = Vec::with_capacity(32 * 1024);
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
     encoder.set_optimized_huffman_tables(true);
     encoder
-        .encode(rgb, SIZE as u16, SIZE as u16, jpeg_encoder::ColorType::Rgb)
+        .encode(rgb, side, side, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| {
             tracing::error!(error = %e, "JPEG encoding failed");
             Rejection::Corrupt

@@ -1,5 +1,7 @@
 //! Stored pictures: fresh UUID names, create-only writes that become visible only whole, and a
 //! guard that removes a new picture unless the database commit that points at it succeeded.
+//! A picture is all its files (`renditions`): written together before the commit, deleted
+//! together after it.
 //!
 //! One interface, two backends (`object_store`): the local folder `$FOLIO_MEDIA_DIR/profile_pics`
 //! (files written under a staging name, flushed and linked into place) or an S3-compatible
@@ -21,6 +23,8 @@ use object_store::{
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use super::process::Processed;
+use super::renditions::{PictureFile, Variant};
 use crate::config::S3Settings;
 
 /// `<uuid4>.jpg`: the only names ever written to, served from, or deleted in `profile_pics/`.
@@ -44,6 +48,11 @@ impl PictureName {
 
     pub fn file_name(&self) -> String {
         format!("{}.jpg", self.0.hyphenated())
+    }
+
+    /// The UUID every file of this picture is named from (`renditions::PictureFile`).
+    pub fn stem(&self) -> String {
+        self.0.hyphenated().to_string()
     }
 }
 
@@ -71,7 +80,11 @@ impl PictureUrls {
     }
 
     pub fn of(&self, name: &PictureName) -> String {
-        format!("{}/profile_pics/{}", self.base, name.file_name())
+        self.of_file(&PictureFile::new(*name, Variant::MASTER))
+    }
+
+    pub fn of_file(&self, file: &PictureFile) -> String {
+        format!("{}/profile_pics/{}", self.base, file.file_name())
     }
 }
 
@@ -83,6 +96,9 @@ pub enum StoreError {
     /// The copy the client has is current (`If-None-Match`).
     #[error("not modified")]
     NotModified,
+    /// A create-only write found the name taken.
+    #[error("already exists")]
+    AlreadyExists,
     /// The store did not answer, or refused: try again later. Nothing was changed.
     #[error("the picture store is unavailable: {0}")]
     Unavailable(#[source] object_store::Error),
@@ -93,6 +109,7 @@ impl From<object_store::Error> for StoreError {
         match e {
             object_store::Error::NotFound { .. } => StoreError::NotFound,
             object_store::Error::NotModified { .. } => StoreError::NotModified,
+            object_store::Error::AlreadyExists { .. } => StoreError::AlreadyExists,
             other => StoreError::Unavailable(other),
         }
     }
@@ -219,8 +236,8 @@ impl PictureStore {
         }
     }
 
-    fn key(&self, name: &PictureName) -> ObjectPath {
-        self.root.clone().join(name.file_name())
+    fn key(&self, file: &PictureFile) -> ObjectPath {
+        self.root.clone().join(file.file_name())
     }
 
     /// Proves at start that pictures can be stored: a bucket must exist and accept the
@@ -229,7 +246,7 @@ impl PictureStore {
     pub async fn check(&self) -> Result<(), String> {
         self.check_bucket().await?;
         let probe = self
-            .put_new(Vec::new())
+            .put_new(Processed::master_only(Vec::new()))
             .await
             .map_err(|e| format!("cannot store a picture in {}: {e}", self.describe()))?;
         let name = probe.name();
@@ -271,31 +288,73 @@ impl PictureStore {
         }
     }
 
-    /// Stores `jpeg` under a fresh name. Create-only: an existing object is never replaced.
-    pub async fn put_new(&self, jpeg: Vec<u8>) -> Result<PendingPicture, StoreError> {
+    /// Stores a picture's files under a fresh name, all at once. Create-only: an existing
+    /// object is never replaced. If any write fails, those that succeeded are removed.
+    pub async fn put_new(&self, picture: Processed) -> Result<PendingPicture, StoreError> {
         let name = PictureName::generate();
+        let files = std::iter::once((Variant::MASTER, picture.master)).chain(picture.files);
+        let writes =
+            files.map(|(variant, bytes)| self.put_file(PictureFile::new(name, variant), bytes));
+        let pending = PendingPicture {
+            store: self.clone(),
+            name,
+            kept: false,
+        };
+        if let Some(error) = futures_util::future::join_all(writes)
+            .await
+            .into_iter()
+            .find_map(Result::err)
+        {
+            pending.discard().await;
+            return Err(error);
+        }
+        Ok(pending)
+    }
+
+    async fn put_file(&self, file: PictureFile, bytes: Vec<u8>) -> Result<(), StoreError> {
         let options = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
         self.objects
-            .put_opts(&self.key(&name), jpeg.into(), options)
+            .put_opts(&self.key(&file), bytes.into(), options)
             .await?;
-        Ok(PendingPicture {
-            store: self.clone(),
-            name,
-            kept: false,
-        })
+        Ok(())
     }
 
-    /// Opens a stored picture, or answers `NotModified` when `if_none_match` is its tag. The
-    /// tag is compared here rather than by the store, which not every S3 server does for a GET.
+    /// Adds files to a stored picture (its renditions, made after it was stored). A file that
+    /// is already there was written whole by an earlier try and is kept.
+    pub async fn put_beside(
+        &self,
+        name: PictureName,
+        files: Vec<(Variant, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
+        let writes = files
+            .into_iter()
+            .map(|(variant, bytes)| self.put_file(PictureFile::new(name, variant), bytes));
+        for result in futures_util::future::join_all(writes).await {
+            match result {
+                Ok(()) | Err(StoreError::AlreadyExists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// A stored file's bytes.
+    pub async fn read(&self, file: &PictureFile) -> Result<Vec<u8>, StoreError> {
+        let got = self.objects.get(&self.key(file)).await?;
+        Ok(got.bytes().await?.to_vec())
+    }
+
+    /// Opens a stored file, or answers `NotModified` when `if_none_match` is its tag. The tag
+    /// is compared here rather than by the store, which not every S3 server does for a GET.
     pub async fn fetch(
         &self,
-        name: &PictureName,
+        file: &PictureFile,
         if_none_match: Option<&str>,
     ) -> Result<Fetched, StoreError> {
-        let key = self.key(name);
+        let key = self.key(file);
         if let Some(wanted) = if_none_match {
             let meta = self.objects.head(&key).await?;
             if meta.e_tag.as_deref().map(http_tag).as_deref() == Some(wanted) {
@@ -312,9 +371,23 @@ impl PictureStore {
         })
     }
 
-    /// Deletes a stored picture; one that is already gone is fine.
+    /// Deletes every file a picture can have, the master last; files already gone are fine.
+    /// Which renditions it had need not be known: a name that was never written costs one
+    /// request that finds nothing.
     pub async fn delete(&self, name: &PictureName) -> Result<(), StoreError> {
-        match self.objects.delete(&self.key(name)).await {
+        let renditions = Variant::all()
+            .filter(|v| *v != Variant::MASTER)
+            .map(|variant| self.delete_file(PictureFile::new(*name, variant)));
+        for result in futures_util::future::join_all(renditions).await {
+            result?;
+        }
+        self.delete_file(PictureFile::new(*name, Variant::MASTER))
+            .await
+    }
+
+    /// Deletes one file; one that is already gone is fine.
+    pub async fn delete_file(&self, file: PictureFile) -> Result<(), StoreError> {
+        match self.objects.delete(&self.key(&file)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -446,12 +519,18 @@ mod tests {
         store.check().await.expect("writable");
         let dir = media.path().join("profile_pics");
 
-        let discarded = store.put_new(b"first".to_vec()).await.expect("write");
+        let discarded = store
+            .put_new(Processed::master_only(b"first".to_vec()))
+            .await
+            .expect("write");
         assert_eq!(files(&dir), vec![discarded.name().file_name()]);
         discarded.discard().await;
         assert!(files(&dir).is_empty());
 
-        let kept = store.put_new(b"second".to_vec()).await.expect("write");
+        let kept = store
+            .put_new(Processed::master_only(b"second".to_vec()))
+            .await
+            .expect("write");
         let name = kept.name();
         kept.keep();
         assert_eq!(files(&dir), vec![name.file_name()]);
@@ -460,19 +539,20 @@ mod tests {
             b"second"
         );
 
-        let fetched = store.fetch(&name, None).await.expect("fetch");
+        let master = PictureFile::new(name, Variant::MASTER);
+        let fetched = store.fetch(&master, None).await.expect("fetch");
         let tag = fetched.etag.clone().expect("a tag");
         assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
         assert_eq!(fetched.size, 6);
         assert!(matches!(
-            store.fetch(&name, Some(&tag)).await,
+            store.fetch(&master, Some(&tag)).await,
             Err(StoreError::NotModified)
         ));
 
         store.delete(&name).await.expect("delete");
         store.delete(&name).await.expect("deleting twice is fine");
         assert!(matches!(
-            store.fetch(&name, None).await,
+            store.fetch(&master, None).await,
             Err(StoreError::NotFound)
         ));
         assert!(files(&dir).is_empty());

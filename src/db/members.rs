@@ -20,6 +20,7 @@ pub struct Member {
     pub username: String,
     pub display_name: Option<String>,
     pub picture: Option<String>,
+    pub picture_renditions: i32,
     pub bio: Option<String>,
     pub website: Option<String>,
     pub created_at: i64,

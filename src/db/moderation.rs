@@ -202,6 +202,7 @@ pub struct Member {
     pub bio: Option<String>,
     pub website: Option<String>,
     pub picture: Option<String>,
+    pub picture_renditions: i32,
     pub created_at: i64,
     pub moderator: bool,
     pub suspended_at: Option<i64>,
@@ -324,7 +325,10 @@ pub fn act(
                     return Ok(Err(Refused::NoPicture));
                 }
                 diesel::update(target)
-                    .set(users::picture.eq(None::<String>))
+                    .set((
+                        users::picture.eq(None::<String>),
+                        users::picture_renditions.eq(0),
+                    ))
                     .execute(conn)?;
                 removed_picture = member.picture.clone();
             }

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::{sessions, users};
 use super::{DbConn, DbError, now, throttle, write_transaction};
+use crate::avatar::Renditions;
 use crate::domain::{AboutChange, DisplayName, Email, Username};
 
 // Usernames and emails are unique ignoring case: every lookup compares lower(column), which
@@ -39,6 +40,7 @@ pub struct User {
     pub moderator: bool,
     /// Set while the account is suspended: it opens nothing and shows nowhere.
     pub suspended_at: Option<i64>,
+    pub picture_renditions: i32,
 }
 
 /// What a login needs to check a password.
@@ -296,20 +298,58 @@ pub fn change_password(conn: &mut DbConn, id: i64, password_hash: &str) -> Query
     })
 }
 
-/// Points the user at a new picture (or none) and returns the file it pointed at before, so
-/// the caller can delete that file once this has committed.
+/// Points the user at a new picture and the renditions made beside it (or at none) and
+/// returns the file it pointed at before, so the caller can delete that picture's files once
+/// this has committed.
 pub fn swap_picture(
     conn: &mut DbConn,
     id: i64,
-    picture: Option<&str>,
+    picture: Option<(&str, Renditions)>,
 ) -> QueryResult<Option<String>> {
     write_transaction(conn, |conn| {
         let old = locked_picture(conn, id)?;
+        let renditions = picture.map_or(Renditions::MasterOnly, |(_, r)| r);
         diesel::update(users::table.find(id))
-            .set(users::picture.eq(picture))
+            .set((
+                users::picture.eq(picture.map(|(name, _)| name)),
+                users::picture_renditions.eq(renditions.to_db()),
+            ))
             .execute(conn)?;
         Ok(old)
     })
+}
+
+/// Records the renditions made for a picture stored before they existed, if the user still
+/// has that picture; `false` when it was replaced or removed meanwhile (its new files are then
+/// the caller's to delete). A picture's name is never reused, so recording the same set twice
+/// (two `folio gc` at once) is harmless.
+pub fn record_renditions(
+    conn: &mut DbConn,
+    id: i64,
+    picture: &str,
+    renditions: Renditions,
+) -> QueryResult<bool> {
+    let updated = diesel::update(users::table.find(id).filter(users::picture.eq(picture)))
+        .set(users::picture_renditions.eq(renditions.to_db()))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Users whose picture has no renditions yet (stored before they existed), after `after_id`,
+/// a batch at a time.
+pub fn pictures_without_renditions(
+    conn: &mut DbConn,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, String)>> {
+    users::table
+        .filter(users::id.gt(after_id))
+        .filter(users::picture.is_not_null())
+        .filter(users::picture_renditions.eq(Renditions::MasterOnly.to_db()))
+        .order(users::id)
+        .limit(limit)
+        .select((users::id, users::picture.assume_not_null()))
+        .load(conn)
 }
 
 /// Removes the account and all its sessions (its links and access tokens go by their foreign

@@ -1,14 +1,14 @@
 //! Replacing and removing a profile picture.
 //!
 //! The order that loses nothing: count the upload → judge it (decode, crop, resize, encode on
-//! the blocking pool) → store the new picture → one transaction points the user at it → only
-//! then delete the old one. A failed commit discards the new picture; any other way out (a
+//! the blocking pool) → store the new picture's files (the master and its renditions) → one
+//! transaction points the user at them → only then delete the old one's. A failed commit discards the new picture; any other way out (a
 //! panic, a client gone mid-request) drops its guard, which removes it.
 
 use actix_web::http::StatusCode;
 
 use super::Context;
-use crate::avatar::{PendingPicture, PictureName, Rejection, Square};
+use crate::avatar::{PendingPicture, PictureName, Rejection, Renditions, Square};
 use crate::db::{self, throttle, users};
 
 /// A picture as sent: its bytes and the square the person chose (`None`: the centred one).
@@ -105,7 +105,7 @@ async fn replace_counted(
     }
 
     let size = upload.bytes.len();
-    let jpeg = ctx
+    let picture = ctx
         .avatars
         .process(upload.bytes, upload.square)
         .await?
@@ -113,12 +113,13 @@ async fn replace_counted(
             tracing::info!(size, reason = ?rejection, "picture refused");
             PictureError::Refused(rejection)
         })?;
-    let pending = ctx.avatars.write(jpeg).await.map_err(|e| {
+    let renditions = picture.renditions;
+    let pending = ctx.avatars.write(picture).await.map_err(|e| {
         tracing::warn!(error = %e, "the picture store refused a new picture");
         PictureError::StoreUnavailable
     })?;
     let name = pending.name();
-    commit(ctx.clone(), pending, user_id).await?;
+    commit(ctx.clone(), pending, renditions, user_id).await?;
     tracing::info!(user_id, size, "profile picture updated");
     Ok(name)
 }
@@ -128,13 +129,20 @@ async fn replace_counted(
 /// This runs as a task of its own, which finishes even if the client goes away and the
 /// handler is dropped mid-request: the commit may land after that moment, and the new picture
 /// must then stay (and the old one go), not be deleted by a dropped guard.
-async fn commit(ctx: Context, pending: PendingPicture, id: i64) -> anyhow::Result<()> {
+async fn commit(
+    ctx: Context,
+    pending: PendingPicture,
+    renditions: Renditions,
+    id: i64,
+) -> anyhow::Result<()> {
     let task = actix_web::rt::spawn(async move {
         let name = pending.name().file_name();
         let new = name.clone();
         let swapped = ctx
             .db
-            .run(move |conn| users::swap_picture(conn, id, Some(&new)).map_err(anyhow::Error::from))
+            .run(move |conn| {
+                users::swap_picture(conn, id, Some((&new, renditions))).map_err(anyhow::Error::from)
+            })
             .await;
         let error = match swapped {
             Ok(old) => {

@@ -69,7 +69,7 @@ async fn account_view(
         layout: Layout::new(Some(user), session, true)?,
         profile_href: profile_path(&user.username),
         about,
-        avatar_url: user.avatar_url.clone(),
+        avatar: user.avatar.clone(),
         has_picture: user.picture.is_some(),
         username,
         email,

@@ -1,12 +1,13 @@
 use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::avatar::{Avatars, PictureName, StoreError};
+use crate::avatar::{Avatars, PictureFile, StoreError};
 use crate::error::AppError;
 use crate::ops;
 
-/// Stored pictures, streamed from the store, only under names of the exact `<uuid4>.jpg` form;
-/// nothing else in or outside `profile_pics/` is reachable. Names never change content, so
+/// Stored pictures, streamed from the store, only under the names a picture's files have
+/// (`<uuid4>.jpg`, its renditions `<uuid4>-64.webp` and so on); nothing else in or outside
+/// `profile_pics/` is reachable. Names never change content, so
 /// caches may keep them; a client's copy is confirmed with its entity tag (304). A store that
 /// cannot be reached is a 503, never a 500 page for an image. A suspended member's picture is
 /// kept but served to no one (404, as for a name nobody has): the database is asked while the
@@ -17,7 +18,7 @@ pub async fn serve_picture(
     avatars: web::Data<Avatars>,
     ctx: web::Data<ops::Context>,
 ) -> Result<HttpResponse, AppError> {
-    let name = PictureName::parse(&path).ok_or(AppError::NotFound)?;
+    let file = PictureFile::parse(&path).ok_or(AppError::NotFound)?;
     // Only a single tag is passed on: browsers send back the one they were given.
     let if_none_match = req
         .headers()
@@ -26,8 +27,8 @@ pub async fn serve_picture(
         .filter(|v| !v.contains(',') && v.trim() != "*")
         .map(str::trim);
     let (served, fetched) = futures_util::future::join(
-        ops::moderation::picture_is_served(&ctx, name.file_name()),
-        avatars.store().fetch(&name, if_none_match),
+        ops::moderation::picture_is_served(&ctx, file.picture.file_name()),
+        avatars.store().fetch(&file, if_none_match),
     )
     .await;
     if !served? {
@@ -52,16 +53,20 @@ pub async fn serve_picture(
             }
             response.finish()
         }
-        Err(StoreError::NotFound) => return Err(AppError::NotFound),
+        // (A read never meets `AlreadyExists`, which only a create-only write can.)
+        Err(StoreError::NotFound | StoreError::AlreadyExists) => return Err(AppError::NotFound),
         Err(StoreError::Unavailable(e)) => {
-            tracing::warn!(picture = %name, error = %e, "the picture store is unavailable");
+            tracing::warn!(picture = %file, error = %e, "the picture store is unavailable");
             return Ok(HttpResponse::ServiceUnavailable()
                 .insert_header((header::RETRY_AFTER, "30"))
                 .finish());
         }
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.variant.encoding().content_type()),
+    );
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),

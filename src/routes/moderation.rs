@@ -12,14 +12,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, CurrentUser, MaybeUser, TypedSession};
-use crate::avatar::PictureUrls;
+use crate::avatar::{PictureUrls, Renditions};
 use crate::db::moderation::{self as store, Entry, Member, Refused, Report};
 use crate::domain::{Action, ActionReason, ReportReason};
 use crate::error::{AppError, see_other};
 use crate::mail::Outbox;
 use crate::ops;
 use crate::ops::moderation::{ActError, Queued};
-use crate::templates::{Layout, avatar_url, percent_encode, profile_path, render};
+use crate::templates::{Avatar, Layout, avatar, percent_encode, profile_path, render};
 
 /// A logged-in moderator; anyone else gets a 404.
 pub struct Moderator(CurrentUser);
@@ -66,7 +66,7 @@ pub struct MemberView {
     pub name: String,
     pub heading_id: String,
     pub href: String,
-    pub avatar_url: String,
+    pub avatar: Avatar,
     pub bio: Option<String>,
     pub website: Option<String>,
     pub moderator: bool,
@@ -79,7 +79,12 @@ impl MemberView {
         Self {
             heading_id: format!("member-{}", m.id),
             href: moderation_path(&m.username),
-            avatar_url: avatar_url(urls, &m.username, m.picture.as_deref()),
+            avatar: avatar(
+                urls,
+                &m.username,
+                m.picture.as_deref(),
+                Renditions::from_db(m.picture_renditions),
+            ),
             name: m.display_name.clone().unwrap_or_else(|| m.username.clone()),
             username: m.username.clone(),
             bio: m.bio.clone(),

@@ -4,15 +4,13 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, CurrentUser, MaybeUser, TypedSession};
-use crate::avatar::PictureUrls;
+use crate::avatar::{PictureUrls, Renditions};
 use crate::db::users::User;
 use crate::domain::{ReportComment, ReportReason, Website};
 use crate::error::{AppError, see_other};
 use crate::ops;
 use crate::ops::moderation::ReportError;
-use crate::templates::{
-    Layout, NoticePage, ProfilePage, ReportForm, avatar_url, profile_path, render,
-};
+use crate::templates::{Layout, NoticePage, ProfilePage, ReportForm, avatar, profile_path, render};
 
 use super::Site;
 
@@ -49,7 +47,12 @@ fn profile_page(
     site: &Site,
     report: Option<ReportForm>,
 ) -> Result<ProfilePage, AppError> {
-    let avatar_url = avatar_url(urls, &user.username, user.picture.as_deref());
+    let avatar = avatar(
+        urls,
+        &user.username,
+        user.picture.as_deref(),
+        Renditions::from_db(user.picture_renditions),
+    );
     let name = user.display_name.unwrap_or_else(|| user.username.clone());
     let joined =
         OffsetDateTime::from_unix_timestamp(user.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -62,13 +65,13 @@ fn profile_page(
         layout: Layout::new(viewer, session, false)?,
         is_own,
         page_url: site.absolute(&profile_path(&user.username)),
-        image_url: site.absolute(&avatar_url),
+        image_url: site.absolute(&avatar.src),
         description: description(&name, &user.username, user.bio.as_deref()),
         since: format!("{} {}", joined.month(), joined.year()),
         since_iso: format!("{}-{:02}", joined.year(), u8::from(joined.month())),
         website: user.website.as_deref().and_then(Website::from_stored),
         bio: user.bio,
-        avatar_url,
+        avatar,
         username: user.username,
         name,
         report,

@@ -507,9 +507,17 @@ impl TestApp {
         }
     }
 
+    /// The pictures in `profile_pics/` (or the bucket): each whole picture by its master's
+    /// name (a master with the complete set of renditions an upload makes, or a master alone, as
+    /// stored before renditions existed), and every other file by its own name, so a partial
+    /// set, a lone rendition or a stray shows.
+    pub fn picture_files(&self) -> BTreeSet<String> {
+        whole_pictures(self.all_picture_files())
+    }
+
     /// The exact set of files in `profile_pics/`, or of objects in the bucket (named from
     /// `profile_pics/` on; anything outside it by its whole key, so strays show too).
-    pub fn picture_files(&self) -> BTreeSet<String> {
+    pub fn all_picture_files(&self) -> BTreeSet<String> {
         match &self.settings.media_store {
             MediaStore::Folder => std::fs::read_dir(self.pics_dir())
                 .expect("profile_pics exists")
@@ -726,4 +734,50 @@ pub fn meta(html: &str, key: &str) -> Option<String> {
         .or_else(|| html.find(&format!(r#"<meta name="{key}" content=""#)))?;
     let content = html[start..].split(r#"content=""#).nth(1)?;
     Some(content.split('"').next()?.to_owned())
+}
+
+/// `files` with each whole picture's files folded into its master's name (see
+/// `TestApp::picture_files`).
+pub fn whole_pictures(files: BTreeSet<String>) -> BTreeSet<String> {
+    use folio::avatar::{PictureFile, Renditions, Variant};
+    use std::collections::BTreeMap;
+    let mut pictures: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut out = BTreeSet::new();
+    for name in files {
+        match PictureFile::parse(&name) {
+            Some(file) => {
+                pictures
+                    .entry(file.picture.file_name())
+                    .or_default()
+                    .insert(name);
+            }
+            None => {
+                out.insert(name);
+            }
+        }
+    }
+    for (master, names) in pictures {
+        let picture = PictureFile::parse(&master)
+            .expect("a master's name")
+            .picture;
+        let set = |r: Renditions| -> BTreeSet<String> {
+            r.variants()
+                .chain([Variant::MASTER])
+                .map(|v| PictureFile::new(picture, v).file_name())
+                .collect()
+        };
+        let whole = [
+            Renditions::MasterOnly,
+            Renditions::Standard,
+            Renditions::Large,
+        ]
+        .into_iter()
+        .any(|r| set(r) == names);
+        if whole {
+            out.insert(master);
+        } else {
+            out.extend(names);
+        }
+    }
+    out
 }

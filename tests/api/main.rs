@@ -23,6 +23,7 @@ mod pages;
 mod passkeys;
 mod picture;
 mod profiles;
+mod renditions;
 mod sessions;
 mod tokens;
 mod two_factor;

@@ -1131,11 +1131,13 @@ impl DecodedJpeg {
         sum.map(|s| ((s + n / 2) / n) as u8)
     }
 
-    /// The mean colour of a 40×40 box centred in each quadrant, `[row][column]`: far from the
-    /// borders between quadrants, where resampling and JPEG blur colours.
+    /// The mean colour of a 40×40 box (smaller in a small picture) centred in each quadrant,
+    /// `[row][column]`: far from the borders between quadrants, where resampling and JPEG blur
+    /// colours.
     pub fn quadrant_averages(&self) -> Quadrants {
         let (w, h) = (self.width, self.height);
-        let centre = |cx: u32, cy: u32| self.average(cx - 20, cy - 20, cx + 20, cy + 20);
+        let r = (w.min(h) / 8).clamp(1, 20);
+        let centre = |cx: u32, cy: u32| self.average(cx - r, cy - r, cx + r, cy + r);
         [
             [centre(w / 4, h / 4), centre(3 * w / 4, h / 4)],
             [centre(w / 4, 3 * h / 4), centre(3 * w / 4, 3 * h / 4)],

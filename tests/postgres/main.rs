@@ -31,6 +31,8 @@ mod passkeys;
 mod picture;
 #[path = "../api/profiles.rs"]
 mod profiles;
+#[path = "../api/renditions.rs"]
+mod renditions;
 #[path = "../api/sessions.rs"]
 mod sessions;
 #[path = "../api/tokens.rs"]

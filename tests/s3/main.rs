@@ -15,5 +15,7 @@ mod moderation;
 mod operations;
 #[path = "../api/picture.rs"]
 mod picture;
+#[path = "../api/renditions.rs"]
+mod renditions;
 
 mod store;

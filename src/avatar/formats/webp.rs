@@ -3,9 +3,12 @@
 //! so a large WebP never exists at full size in memory. Animations are left to `image`, which
 //! takes the first frame (at full size: animated avatars are small, and bounded by the limits).
 //!
-//! This is Folio's only unsafe code: two calls into libwebp, over the borrowed upload and an
-//! output buffer that we allocate, size and own. libwebp reports errors by status code, never
-//! by unwinding or aborting.
+//! The renditions' WebP files are encoded here too (`encode`), by the same libwebp.
+//!
+//! This is Folio's only unsafe code (with avif.rs): calls into libwebp, over the borrowed
+//! upload and an output buffer that we allocate, size and own, or over our pixels and a buffer
+//! libwebp allocates and we copy and free at once. libwebp reports errors by status code or an
+//! empty result, never by unwinding or aborting.
 #![allow(unsafe_code)]
 
 use std::io::Cursor;
@@ -15,7 +18,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder};
 use libwebp_sys::{
     VP8StatusCode, WEBP_CSP_MODE, WebPBitstreamFeatures, WebPDecode, WebPDecoderConfig,
-    WebPGetFeatures, WebPRGBABuffer,
+    WebPEncodeRGB, WebPFree, WebPGetFeatures, WebPRGBABuffer,
 };
 
 use super::whole::{self, rejection};
@@ -117,6 +120,28 @@ fn first_frame(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
         orientation,
         coverage: Coverage::Whole,
     })
+}
+
+/// A lossy WebP of `side`×`side` RGB pixels (libwebp's default method 4, no metadata).
+pub(crate) fn encode(rgb: &[u8], side: u32, quality: f32) -> Result<Vec<u8>, Rejection> {
+    let int = |n: usize| i32::try_from(n).map_err(|_| Rejection::TooManyPixels);
+    let (width, stride) = (int(side as usize)?, int(3 * side as usize)?);
+    if rgb.len() != 3 * side as usize * side as usize {
+        return Err(Rejection::Corrupt);
+    }
+    let mut output: *mut u8 = std::ptr::null_mut();
+    // SAFETY: libwebp reads `side` rows of `stride` bytes from `rgb`, whose length was checked
+    // above, and on success points `output` at `size` bytes it allocated (0 and nothing
+    // allocated on failure).
+    let size = unsafe { WebPEncodeRGB(rgb.as_ptr(), width, width, stride, quality, &mut output) };
+    if size == 0 || output.is_null() {
+        return Err(Rejection::Corrupt);
+    }
+    // SAFETY: `output` holds `size` initialised bytes until it is freed below, once copied.
+    let webp = unsafe { std::slice::from_raw_parts(output, size) }.to_vec();
+    // SAFETY: `output` came from libwebp's encoder and is freed once, by its own allocator.
+    unsafe { WebPFree(output.cast()) };
+    Ok(webp)
 }
 
 /// The header's dimensions, alpha and animation flags, read without decoding.

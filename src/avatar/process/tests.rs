@@ -1156,17 +1156,20 @@ fn a_small_square_of_a_large_photo_keeps_its_detail() {
         let limits = Limits::default();
         let fast = process_with(&bytes, &limits, square, Options::default())
             .expect("accepted")
-            .0;
+            .0
+            .master;
         let reference = process_with(
             &bytes,
             &limits,
             square,
             Options {
                 shrink_on_load: false,
+                ..Options::default()
             },
         )
         .expect("accepted")
-        .0;
+        .0
+        .master;
         let quality = psnr(
             &decode_output(&fast).pixels,
             &decode_output(&reference).pixels,
@@ -1303,11 +1306,11 @@ fn a_jpeg_decoded_as_a_window_gives_the_pixels_of_a_whole_decode() {
             }
             // And so the stored square is too: the window holds all the resize reads.
             let region = window.region(square).expect(&what);
-            let from_window =
-                resize_region(window.pixels, window.width, window.height, region).expect(&what);
+            let source = rgb_image(window.pixels, window.width, window.height).expect(&what);
+            let from_window = resize(&source, Some(region), SIZE).expect(&what);
             let region = whole.region(square).expect(&what);
-            let from_whole =
-                resize_region(whole.pixels, whole.width, whole.height, region).expect(&what);
+            let source = rgb_image(whole.pixels, whole.width, whole.height).expect(&what);
+            let from_whole = resize(&source, Some(region), SIZE).expect(&what);
             assert!(from_window == from_whole, "{what}: the resized square");
         }
     }
@@ -1342,4 +1345,108 @@ fn a_square_near_the_top_of_a_large_jpeg_decodes_only_its_band() {
         Err(Rejection::SquareOutside)
     );
     assert!(run_square(&bytes, 3700, 2700, 300).is_ok());
+}
+
+fn as_decoded(rgb: image::RgbImage) -> DecodedJpeg {
+    DecodedJpeg {
+        width: rgb.width(),
+        height: rgb.height(),
+        pixels: rgb.into_raw(),
+    }
+}
+
+/// A rendition's pixels, decoded by what it is.
+fn rendition_rgb(variant: Variant, bytes: &[u8]) -> image::RgbImage {
+    let format = match variant.encoding() {
+        Encoding::Jpeg => image::ImageFormat::Jpeg,
+        Encoding::Webp => image::ImageFormat::WebP,
+    };
+    if format == image::ImageFormat::Jpeg {
+        let decoded = decode_output(bytes);
+        return image::RgbImage::from_raw(decoded.width, decoded.height, decoded.pixels)
+            .expect("rgb");
+    }
+    image::load_from_memory_with_format(bytes, format)
+        .expect("a decodable WebP")
+        .into_rgb8()
+}
+
+#[test]
+fn renditions_come_from_the_same_upright_square() {
+    // Rotated by its EXIF orientation, and large enough for a 600×600.
+    let upright = quadrants(1600, 1200, UPRIGHT);
+    let bytes = oriented_jpeg_of(&upright, 6, false);
+    let (processed, _) =
+        process_with(&bytes, &Limits::default(), None, Options::default()).expect("accepted");
+    assert_output_format(&processed.master, "master");
+    assert_eq!(processed.renditions, Renditions::Large);
+    let made: Vec<(u32, Encoding)> = processed
+        .files
+        .iter()
+        .map(|(v, _)| (v.side(), v.encoding()))
+        .collect();
+    let expected: Vec<(u32, Encoding)> = Renditions::Large
+        .variants()
+        .map(|v| (v.side(), v.encoding()))
+        .collect();
+    assert_eq!(made, expected);
+    for (variant, bytes) in &processed.files {
+        let rgb = rendition_rgb(*variant, bytes);
+        let side = variant.side();
+        assert_eq!(rgb.dimensions(), (side, side), "{variant:?}");
+        assert_quadrants(
+            &as_decoded(rgb),
+            UPRIGHT,
+            &format!("{variant:?} stands upright"),
+        );
+        if variant.encoding() == Encoding::Jpeg {
+            let jpeg = bytes.as_slice();
+            assert!(
+                jpeg_segments(jpeg)
+                    .iter()
+                    .all(|s| s.marker == 0xE0 || !(0xE0..=0xEF).contains(&s.marker)),
+                "{variant:?}: no metadata"
+            );
+        }
+    }
+    // Without renditions the master is the same picture, byte for byte.
+    let alone = process_square(&bytes, &Limits::default(), None).expect("accepted");
+    assert_eq!(alone, processed.master);
+}
+
+#[test]
+fn a_square_smaller_than_600_is_never_enlarged() {
+    let bytes = jpeg(&quadrants(599, 599, UPRIGHT), 90);
+    let processed = process_picture(&bytes, &Limits::default(), None).expect("accepted");
+    assert_eq!(processed.renditions, Renditions::Standard);
+    assert!(processed.files.iter().all(|(v, _)| v.side() <= 300));
+    let big = jpeg(&quadrants(2000, 1500, UPRIGHT), 90);
+    let chosen = Some(Square {
+        x: 10,
+        y: 10,
+        size: 500,
+    });
+    let processed = process_picture(&big, &Limits::default(), chosen).expect("accepted");
+    assert_eq!(
+        processed.renditions,
+        Renditions::Standard,
+        "a 500 square of a big photo"
+    );
+}
+
+#[test]
+fn older_pictures_get_their_renditions_from_the_master() {
+    let master = run(&jpeg(&quadrants(800, 800, UPRIGHT), 90)).expect("accepted");
+    let (renditions, files) = renditions_from_master(&master, &Limits::default()).expect("made");
+    assert_eq!(renditions, Renditions::Standard);
+    assert_eq!(files.len(), Renditions::Standard.variants().count());
+    for (variant, bytes) in &files {
+        let rgb = rendition_rgb(*variant, bytes);
+        assert_eq!(rgb.dimensions(), (variant.side(), variant.side()));
+        assert_quadrants(&as_decoded(rgb), UPRIGHT, &format!("{variant:?}"));
+    }
+    assert_eq!(
+        renditions_from_master(b"not a picture", &Limits::default()).map(|(r, _)| r),
+        Err(Rejection::NotAnImage)
+    );
 }
