@@ -219,10 +219,16 @@ async fn start(
     }
 }
 
+/// Connections idle for a second are not reused: the server closes them after 5 s (actix's
+/// keep-alive), and a request sent on one it is closing that moment fails (hyper does not retry
+/// as browsers do). On a loaded machine a test's pause can come near those 5 s.
+const POOL_IDLE: Duration = Duration::from_secs(1);
+
 pub fn browser(jar: Arc<Jar>) -> Client {
     Client::builder()
         .cookie_provider(jar)
         .redirect(Policy::none())
+        .pool_idle_timeout(POOL_IDLE)
         .build()
         .expect("client")
 }
@@ -452,6 +458,7 @@ impl TestApp {
         let client = Client::builder()
             .cookie_provider(browser.jar.clone())
             .redirect(Policy::none())
+            .pool_idle_timeout(POOL_IDLE)
             .user_agent(user_agent)
             .build()
             .expect("client");
