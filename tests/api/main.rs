@@ -25,4 +25,5 @@ mod picture;
 mod profiles;
 mod sessions;
 mod tokens;
+mod transfer;
 mod two_factor;
