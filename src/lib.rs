@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod avatar;
+pub mod compress;
 pub mod config;
 pub mod db;
 pub mod directory;

@@ -10,7 +10,7 @@ use actix_session::SessionMiddleware;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
+use actix_web::middleware::{Compress, Condition, DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
@@ -19,6 +19,7 @@ use crate::auth::{
     DbSessionStore, IDLE_TIMEOUT_SECS, Passwords, PrivateCookies, reject_cross_site,
 };
 use crate::avatar::{Avatars, Limits, PictureStore, PictureUrls};
+use crate::compress::vary_on_encoding;
 use crate::config::{MediaStore, SettingError, Settings, one_line};
 use crate::db::Db;
 use crate::directory::CursorKey;
@@ -248,6 +249,7 @@ fn serve(
         settings.mail.outbox,
     )?);
 
+    static_files::prepare();
     let mut server = HttpServer::new(move || {
         let sessions =
             SessionMiddleware::builder(DbSessionStore::new(db.get_ref().clone()), key.clone())
@@ -281,6 +283,9 @@ fn serve(
                     .add(("X-Frame-Options", "DENY")),
             )
             .wrap(ErrorHandlers::new().default_handler(error_pages))
+            // Outside the error pages, which give bodies that it then compresses.
+            .wrap(Compress::default())
+            .wrap(from_fn(vary_on_encoding))
             .wrap(Condition::new(metrics_on, from_fn(metrics::track_requests)))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(proxies.clone())

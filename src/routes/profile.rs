@@ -175,7 +175,7 @@ pub async fn report(
 /// A link preview's summary: the bio on one line, shortened at a word, or who this is.
 fn description(name: &str, username: &str, bio: Option<&str>) -> String {
     const MAX: usize = 160;
-    let Some(bio) = bio else {
+    let Some(bio) = bio.filter(|b| !b.trim().is_empty()) else {
         return format!("{name} (@{username}) on Folio.");
     };
     let line = bio.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -194,6 +194,10 @@ mod tests {
     #[test]
     fn descriptions_are_one_short_line() {
         assert_eq!(description("Ada", "ada", None), "Ada (@ada) on Folio.");
+        assert_eq!(
+            description("Ada", "ada", Some(" \n ")),
+            "Ada (@ada) on Folio."
+        );
         assert_eq!(
             description("Ada", "ada", Some("Maths.\n\nEngines.")),
             "Maths. Engines."

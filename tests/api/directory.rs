@@ -147,8 +147,9 @@ async fn load_more_gets_the_next_slice_as_a_fragment() {
     assert_eq!(handles(&last), ["f000"]);
     assert!(!last.contains("data-next"), "the end says so");
     // The page itself loads the script that turns the link into a button.
-    assert!(html.contains(r#"<script src="/static/directory.js" defer></script>"#));
-    let script = app.get("/static/directory.js").await;
+    let src = folio::static_files::url("directory.js");
+    assert!(html.contains(&format!(r#"<script src="{src}" defer></script>"#)));
+    let script = app.get(src).await;
     assert_eq!(script.status(), StatusCode::OK);
 }
 

@@ -26,4 +26,5 @@ mod profiles;
 mod renditions;
 mod sessions;
 mod tokens;
+mod transfer;
 mod two_factor;

@@ -363,7 +363,10 @@ async fn the_card_lists_passkeys_and_removing_one_mails_the_owner() {
         "{html}"
     );
     assert!(html.contains(r#"id="passkey-add""#));
-    assert!(html.contains(r#"src="/static/passkeys.js""#));
+    assert!(html.contains(&format!(
+        r#"src="{}""#,
+        folio::static_files::url("passkeys.js")
+    )));
     // Hidden until the script finds WebAuthn: without it the page says what it needs.
     assert!(html.contains(r#"id="passkey-add-form" data-csrf="#));
     assert!(html.contains("Adding a passkey needs JavaScript"));
@@ -451,8 +454,9 @@ async fn the_login_page_offers_passkeys_only_with_javascript() {
     // The area starts hidden: the script shows it where WebAuthn is.
     let area = &html[html.find(r#"id="passkey-login-area""#).expect("area")..];
     assert!(area[..area.find('>').expect("tag end")].contains("hidden"));
-    assert!(html.contains(r#"src="/static/passkeys.js""#));
-    let script = app.get("/static/passkeys.js").await;
+    let src = folio::static_files::url("passkeys.js");
+    assert!(html.contains(&format!(r#"src="{src}""#)));
+    let script = app.get(src).await;
     assert_eq!(script.status(), StatusCode::OK);
     assert!(header(script.headers(), "content-type").starts_with("text/javascript"));
 }

@@ -8,7 +8,11 @@ const { chromium } = require('playwright-core');
 const CHROMIUM = process.env.FOLIO_CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
 
-function launch() {
+/**
+ * `debuggingPort`: also listen for DevTools clients on that port of 127.0.0.1 (Lighthouse
+ * attaches to the browser there).
+ */
+function launch({ debuggingPort } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -20,6 +24,7 @@ function launch() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...(debuggingPort ? [`--remote-debugging-port=${debuggingPort}`] : []),
     ],
   });
 }

@@ -22,13 +22,15 @@ function save(name, bytes) {
 /**
  * A landscape-like photo: a sky gradient, a sun, layered hills, and fine noise (so it
  * compresses like a photo, not like a drawing). `tint` shifts the sky, so two photos differ.
- * `noise` 0..1 adds grain; more grain, larger file.
+ * `noise` 0..1 adds grain; more grain, larger file. `leaves`: that many small leaf-like
+ * strokes of many greens over the hills, detail that survives the shrink to 300×300 (grain
+ * averages away), so that the stored JPEG weighs what a photo's does.
  */
-async function photo(browser, { width = 1200, height = 800, tint = 0, noise = 0.15, quality = 0.9, name } = {}) {
+async function photo(browser, { width = 1200, height = 800, tint = 0, noise = 0.15, quality = 0.9, leaves = 0, name } = {}) {
   const context = await browser.newContext();
   const page = await context.newPage();
   const base64 = await page.evaluate(
-    async ({ width, height, tint, noise, quality }) => {
+    async ({ width, height, tint, noise, quality, leaves }) => {
       const canvas = new OffscreenCanvas(width, height);
       const ctx = canvas.getContext('2d');
       const sky = ctx.createLinearGradient(0, 0, 0, height * 0.6);
@@ -51,6 +53,15 @@ async function photo(browser, { width = 1200, height = 800, tint = 0, noise = 0.
         ctx.lineTo(width, height);
         ctx.fill();
       }
+      let leafSeed = 7 + tint;
+      const leafRandom = () => (leafSeed = (Math.imul(leafSeed, 1664525) + 1013904223) >>> 0) / 4294967296;
+      for (let k = 0; k < leaves; k++) {
+        const size = Math.min(width, height) * (0.004 + leafRandom() * 0.012);
+        ctx.fillStyle = `hsl(${70 + leafRandom() * 70}, ${25 + leafRandom() * 45}%, ${12 + leafRandom() * 50}%)`;
+        ctx.beginPath();
+        ctx.ellipse(width * leafRandom(), height * (0.45 + leafRandom() * 0.55), size, size * 0.5, leafRandom() * Math.PI, 0, Math.PI * 2);
+        ctx.fill();
+      }
       // Grain, from a fixed-seed generator so the same call makes the same picture.
       const pixels = ctx.getImageData(0, 0, width, height);
       let seed = 42 + tint;
@@ -70,7 +81,7 @@ async function photo(browser, { width = 1200, height = 800, tint = 0, noise = 0.
       }
       return btoa(binary);
     },
-    { width, height, tint, noise, quality },
+    { width, height, tint, noise, quality, leaves },
   );
   await context.close();
   const bytes = Buffer.from(base64, 'base64');
