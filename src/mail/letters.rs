@@ -168,6 +168,7 @@ mod tests {
             email_confirmed,
             moderator: false,
             suspended_at: None,
+            share_by_email: false,
         }
     }
 
