@@ -5,6 +5,7 @@ mod formats;
 pub mod isolated;
 mod process;
 mod shrink;
+mod sized;
 mod sniff;
 mod store;
 mod types;
@@ -14,10 +15,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::Semaphore;
 
+pub(crate) use process::encode_square;
 pub use process::{
     Limits, Options, QUALITY, Rejection, SIZE, Square, Timings, process, process_square,
     process_with,
 };
+pub use sized::{MAX_SIDE, resize_stored};
 pub use sniff::{Format, Sniffed, sniff};
 pub use store::{
     Fetched, Listed, PendingPicture, PictureName, PictureStore, PictureUrls, StoreError,
@@ -82,6 +85,17 @@ impl Avatars {
         metrics::histogram!(crate::metrics::PIPELINE_DURATION)
             .record(start.elapsed().as_secs_f64());
         result
+    }
+
+    /// A stored picture at `side`×`side` (`/avatar/{hash}`), on the blocking pool behind the
+    /// same gate as uploads; the outer error is ours, the inner one the stored file's.
+    pub async fn resize(
+        &self,
+        stored: Vec<u8>,
+        side: u32,
+    ) -> anyhow::Result<Result<Vec<u8>, Rejection>> {
+        let _permit = self.gate.acquire().await.context("decode gate closed")?;
+        spawn_blocking_with_tracing(move || resize_stored(&stored, side)).await
     }
 
     /// Stores the processed picture under a fresh name.

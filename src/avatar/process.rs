@@ -175,11 +175,17 @@ fn orient(rgb: Vec<u8>, orientation: Orientation) -> Result<Vec<u8>, Rejection> 
 /// the mozjpeg already linked: its SIMD is Rust (0.75 ms for 300², in every build), while
 /// libjpeg's needs nasm at build time (0.45 ms with it, 1.4-2.2 ms without).
 fn encode(rgb: &[u8]) -> Result<Vec<u8>, Rejection> {
+    encode_square(rgb, SIZE)
+}
+
+/// `encode` for a square of another side: the sizes `/avatar/{hash}` makes (`sized.rs`).
+pub(crate) fn encode_square(rgb: &[u8], side: u32) -> Result<Vec<u8>, Rejection> {
+    let side = u16::try_from(side).map_err(|_| Rejection::Corrupt)?;
     let mut out = Vec::with_capacity(32 * 1024);
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
     encoder.set_optimized_huffman_tables(true);
     encoder
-        .encode(rgb, SIZE as u16, SIZE as u16, jpeg_encoder::ColorType::Rgb)
+        .encode(rgb, side, side, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| {
             tracing::error!(error = %e, "JPEG encoding failed");
             Rejection::Corrupt

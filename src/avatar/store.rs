@@ -312,6 +312,12 @@ impl PictureStore {
         })
     }
 
+    /// A stored picture's bytes, whole (for the sizes `/avatar/{hash}` makes of it).
+    pub async fn read(&self, name: &PictureName) -> Result<Vec<u8>, StoreError> {
+        let got = self.objects.get(&self.key(name)).await?;
+        Ok(got.bytes().await?.into())
+    }
+
     /// Deletes a stored picture; one that is already gone is fine.
     pub async fn delete(&self, name: &PictureName) -> Result<(), StoreError> {
         match self.objects.delete(&self.key(name)).await {
