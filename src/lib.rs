@@ -12,6 +12,7 @@ pub mod error;
 pub mod error_pages;
 pub mod gc;
 pub mod head;
+pub mod libravatar;
 pub mod links;
 pub mod mail;
 pub mod metrics;

@@ -226,6 +226,10 @@ fn serve(
         uploads_per_hour: settings.uploads_per_hour,
         sealer: crate::auth::Sealer::derive(key.master(), "totp secret"),
     });
+    let libravatar = web::Data::new(crate::libravatar::Libravatar::new(
+        db.get_ref().clone(),
+        avatars.clone(),
+    ));
     let avatars = web::Data::new(avatars);
     let passwords = web::Data::new(passwords);
     let upload = web::Data::new(upload);
@@ -292,6 +296,7 @@ fn serve(
             .app_data(urls.clone())
             .app_data(db.clone())
             .app_data(avatars.clone())
+            .app_data(libravatar.clone())
             .app_data(ops.clone())
             .app_data(passwords.clone())
             .app_data(upload.clone())
@@ -329,6 +334,8 @@ fn serve(
                 web::get().to(routes::serve_picture),
             )
             .route("/avatars/{file}", web::get().to(routes::initials_avatar))
+            // Libravatar and Gravatar: other sites ask for members' pictures by address.
+            .route("/avatar/{hash}", web::get().to(routes::libravatar_avatar))
             // The API reads no session: a cookie never authenticates it.
             .configure(api::mount)
             .service(

@@ -260,6 +260,7 @@ pub struct AboutFields {
     pub display_name: String,
     pub bio: String,
     pub website: String,
+    pub share_by_email: bool,
 }
 
 /// What a person typed into the account page's forms, shown again with their errors; `None`

@@ -50,10 +50,15 @@ pub struct ProfileChange {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 200, example = "https://example.org")]
     pub website: Option<Option<String>>,
+    /// Let other sites show your picture by your email address (`GET /avatar/{hash}`, as
+    /// Libravatar and Gravatar do); in force only while the address is confirmed.
+    #[serde(default)]
+    pub share_by_email: Option<bool>,
 }
 
 impl ProfileChange {
-    const MEMBERS: [&'static str; 3] = ["display_name", "bio", "website"];
+    const TEXTS: [&'static str; 3] = ["display_name", "bio", "website"];
+    const MEMBERS: [&'static str; 4] = ["display_name", "bio", "website", "share_by_email"];
 }
 
 /// A member that is there, `null` or not: `Some(None)` for `null` (absent stays `None`).
@@ -69,6 +74,7 @@ impl From<ProfileChange> for AboutInput {
             display_name: text(change.display_name),
             bio: text(change.bio),
             website: text(change.website),
+            share_by_email: change.share_by_email,
         }
     }
 }
@@ -149,13 +155,19 @@ fn about_input(value: Value) -> Result<AboutInput, FieldErrors> {
             errors.add(shown, refused_member(name));
         }
     }
-    for name in ProfileChange::MEMBERS {
+    for name in ProfileChange::TEXTS {
         if members
             .get(name)
             .is_some_and(|v| !(v.is_string() || v.is_null()))
         {
             errors.add(name, "Must be a string, or null to clear it.");
         }
+    }
+    if members
+        .get("share_by_email")
+        .is_some_and(|v| !v.is_boolean())
+    {
+        errors.add("share_by_email", "Must be true or false.");
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -179,7 +191,8 @@ fn refused_member(name: &str) -> String {
             "The picture changes only through PATCH /api/v1/me/picture.".to_owned()
         }
         "username" | "email" => format!("The {name} can be changed only on the account page."),
-        _ => "Not a member that can be changed here: send only display_name, bio and website."
+        _ => "Not a member that can be changed here: send only display_name, bio, website and \
+              share_by_email."
             .to_owned(),
     }
 }
@@ -336,6 +349,22 @@ mod tests {
         assert_eq!(input.bio.as_deref(), Some(""));
         assert_eq!(input.website.as_deref(), Some("https://a.example"));
         assert_eq!(input.display_name, None);
+        assert_eq!(input.share_by_email, None);
         assert!(about_input(serde_json::json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn sharing_by_email_is_a_boolean() {
+        let input = about_input(serde_json::json!({"share_by_email": true})).expect("taken");
+        assert_eq!(input.share_by_email, Some(true));
+        for wrong in [
+            serde_json::json!("yes"),
+            serde_json::json!(null),
+            serde_json::json!(1),
+        ] {
+            let errors =
+                about_input(serde_json::json!({ "share_by_email": wrong })).expect_err("refused");
+            assert!(errors.get("share_by_email").is_some());
+        }
     }
 }

@@ -212,6 +212,9 @@ pub struct Account {
     #[schema(format = Email, example = "ada@example.org")]
     pub email: String,
     pub email_confirmed: bool,
+    /// Whether other sites may show your picture by your email address (`GET
+    /// /avatar/{hash}`); in force only while `email_confirmed`.
+    pub share_by_email: bool,
     pub display_name: Option<String>,
     pub bio: Option<String>,
     pub website: Option<String>,
@@ -246,6 +249,7 @@ impl Links {
             username: user.username,
             email: user.email,
             email_confirmed: user.email_confirmed,
+            share_by_email: user.share_by_email,
             display_name: user.display_name,
             bio: user.bio,
             website: user.website,

@@ -6,6 +6,7 @@ pub mod isolated;
 mod process;
 mod renditions;
 mod shrink;
+mod sized;
 mod sniff;
 mod store;
 mod types;
@@ -15,11 +16,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::Semaphore;
 
+pub(crate) use process::encode;
 pub use process::{
     Limits, Options, Processed, QUALITY, Rejection, RenditionFiles, SIZE, Square, Timings,
     WEBP_QUALITY, process, process_picture, process_square, process_with, renditions_from_master,
 };
 pub use renditions::{Encoding, LARGE, MASTER, PictureFile, Renditions, Variant};
+pub use sized::{MAX_SIDE, resize_stored};
 pub use sniff::{Format, Sniffed, sniff};
 pub use store::{
     Fetched, Listed, PendingPicture, PictureName, PictureStore, PictureUrls, StoreError,
@@ -84,6 +87,17 @@ impl Avatars {
         metrics::histogram!(crate::metrics::PIPELINE_DURATION)
             .record(start.elapsed().as_secs_f64());
         result
+    }
+
+    /// A stored picture at `side`×`side` (`/avatar/{hash}`), on the blocking pool behind the
+    /// same gate as uploads; the outer error is ours, the inner one the stored file's.
+    pub async fn resize(
+        &self,
+        stored: Vec<u8>,
+        side: u32,
+    ) -> anyhow::Result<Result<Vec<u8>, Rejection>> {
+        let _permit = self.gate.acquire().await.context("decode gate closed")?;
+        spawn_blocking_with_tracing(move || resize_stored(&stored, side)).await
     }
 
     /// Stores the processed picture's files under a fresh name.

@@ -198,31 +198,55 @@ fn renditions_of(
     };
     let source = FrImage::from_vec_u8(SIZE, SIZE, master.to_vec(), PixelType::U8x3)
         .map_err(|_| Rejection::Corrupt)?;
-    let mut pixels: Vec<(u32, Vec<u8>)> = Vec::new();
-    let mut files = Vec::new();
-    for variant in renditions.variants() {
-        let side = variant.side();
-        let rgb: &[u8] = if side == SIZE {
-            master
-        } else if side == LARGE {
-            large.ok_or(Rejection::Corrupt)?
-        } else {
-            if !pixels.iter().any(|(s, _)| *s == side) {
-                pixels.push((side, resize(&source, None, side)?));
-            }
-            pixels
+    let small: Vec<(u32, Vec<u8>)> = renditions
+        .sides()
+        .iter()
+        .filter(|&&side| side < SIZE)
+        .map(|&side| resize(&source, None, side).map(|rgb| (side, rgb)))
+        .collect::<Result<_, _>>()?;
+    let pixels = |side: u32| -> Result<&[u8], Rejection> {
+        match side {
+            SIZE => Ok(master),
+            LARGE => large.ok_or(Rejection::Corrupt),
+            _ => small
                 .iter()
                 .find(|(s, _)| *s == side)
                 .map(|(_, rgb)| rgb.as_slice())
-                .ok_or(Rejection::Corrupt)?
-        };
-        let bytes = match variant.encoding() {
-            Encoding::Jpeg => encode(rgb, side)?,
-            Encoding::Webp => super::formats::webp::encode(rgb, side, WEBP_QUALITY)?,
-        };
-        files.push((variant, bytes));
-    }
+                .ok_or(Rejection::Corrupt),
+        }
+    };
+    let jobs = renditions
+        .variants()
+        .map(|variant| pixels(variant.side()).map(|rgb| (variant, rgb)))
+        .collect::<Result<Vec<_>, _>>()?;
+    // The 600×600's two files take about as long as all the others together: they are
+    // encoded on a second thread, so an upload waits for the longer half, not for both.
+    let (large_jobs, rest): (Vec<_>, Vec<_>) =
+        jobs.into_iter().partition(|(v, _)| v.side() == LARGE);
+    let mut files = std::thread::scope(|scope| {
+        let beside = (!large_jobs.is_empty()).then(|| scope.spawn(|| encode_each(&large_jobs)));
+        let mut files = encode_each(&rest)?;
+        if let Some(beside) = beside {
+            files.extend(beside.join().map_err(|_| Rejection::Corrupt)??);
+        }
+        Ok::<_, Rejection>(files)
+    })?;
+    let order: Vec<Variant> = renditions.variants().collect();
+    files.sort_by_key(|(v, _)| order.iter().position(|o| o == v));
     Ok((renditions, files))
+}
+
+fn encode_each(jobs: &[(Variant, &[u8])]) -> Result<RenditionFiles, Rejection> {
+    jobs.iter()
+        .map(|&(variant, rgb)| {
+            let side = variant.side();
+            let bytes = match variant.encoding() {
+                Encoding::Jpeg => encode(rgb, side)?,
+                Encoding::Webp => super::formats::webp::encode(rgb, side, WEBP_QUALITY)?,
+            };
+            Ok((variant, bytes))
+        })
+        .collect()
 }
 
 /// WebP at 80 looks like JPEG at 85 in about two thirds of the bytes.

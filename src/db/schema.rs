@@ -26,6 +26,12 @@ diesel::table! {
         webauthn_handle -> Nullable<Text>,
         /// 0, 300 or 600: which renditions were made beside the picture (src/avatar/renditions.rs).
         picture_renditions -> Integer,
+        /// The member lets other sites show their picture by their address (`/avatar/{hash}`).
+        share_by_email -> Bool,
+        /// Kept by src/db/users.rs: the address's hex MD5 and SHA-256 while it is shared and
+        /// confirmed, else NULL.
+        email_md5 -> Nullable<Text>,
+        email_sha256 -> Nullable<Text>,
     }
 }
 

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use super::schema::{sessions, users};
 use super::{DbConn, DbError, now, throttle, write_transaction};
 use crate::avatar::Renditions;
-use crate::domain::{AboutChange, DisplayName, Email, Username};
+use crate::domain::{AboutChange, AddressHashes, DisplayName, Email, EmailHash, Username};
 
 // Usernames and emails are unique ignoring case: every lookup compares lower(column), which
 // both backends index (a unique index on each, see migrations/), with the wanted value
@@ -41,6 +41,9 @@ pub struct User {
     /// Set while the account is suspended: it opens nothing and shows nowhere.
     pub suspended_at: Option<i64>,
     pub picture_renditions: i32,
+    /// The member's wish to let other sites show their picture by their address; in force
+    /// only while the address is confirmed (see [`keep_shared_hashes`]).
+    pub share_by_email: bool,
 }
 
 /// What a login needs to check a password.
@@ -92,6 +95,8 @@ pub fn insert(
                 users::email.eq(email.as_ref()),
                 users::password_hash.eq(password_hash),
                 users::created_at.eq(now),
+                // share_by_email, email_md5 and email_sha256 keep their defaults (off, NULL):
+                // a new address is unconfirmed, so nothing is shared yet.
             ))
             // The columns themselves: `User::as_returning()` cannot cross `DbConn`'s two
             // backends.
@@ -174,7 +179,51 @@ pub fn mark_confirmed(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set(users::email_confirmed.eq(true))
         .execute(conn)?;
+    keep_shared_hashes(conn, id)
+}
+
+/// The one place that keeps `email_md5` and `email_sha256`: the hashes of the address while
+/// the member shares it and it is confirmed, NULL otherwise, so that `/avatar/{hash}` finds
+/// exactly the members who share a confirmed address. Every write to `email`,
+/// `email_confirmed` or `share_by_email` calls it after, in the same transaction.
+fn keep_shared_hashes(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    let Some((email, confirmed, share)) = users::table
+        .find(id)
+        .select((users::email, users::email_confirmed, users::share_by_email))
+        .get_result::<(String, bool, bool)>(conn)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let hashes = (confirmed && share).then(|| AddressHashes::of(&email));
+    diesel::update(users::table.find(id))
+        .set((
+            users::email_md5.eq(hashes.as_ref().map(|h| h.md5.as_str())),
+            users::email_sha256.eq(hashes.as_ref().map(|h| h.sha256.as_str())),
+        ))
+        .execute(conn)?;
     Ok(())
+}
+
+/// The picture of the member who shares the address `hash` names, if that member is not
+/// suspended and has a picture: one lookup in a unique index. An address nobody uses and one
+/// whose member does not share it both find no row, the same way. With the picture, which
+/// renditions it has.
+pub fn shared_picture(conn: &mut DbConn, hash: &EmailHash) -> QueryResult<Option<(String, i32)>> {
+    let found = users::table
+        .filter(users::suspended_at.is_null())
+        .filter(users::picture.is_not_null())
+        .select((users::picture.assume_not_null(), users::picture_renditions));
+    match hash {
+        EmailHash::Md5(hex) => found
+            .filter(users::email_md5.eq(hex))
+            .get_result(conn)
+            .optional(),
+        EmailHash::Sha256(hex) => found
+            .filter(users::email_sha256.eq(hex))
+            .get_result(conn)
+            .optional(),
+    }
 }
 
 /// What is taken of a wished-for username and email, ignoring the user `except`.
@@ -232,6 +281,9 @@ pub fn update_profile(
             users::email.eq(email),
         ))
         .execute(conn)?;
+    // The same address, perhaps in another case: the hashes do not change, but are kept here
+    // all the same rather than rest on that.
+    keep_shared_hashes(conn, id)?;
     Ok(())
 }
 
@@ -240,6 +292,7 @@ pub fn change_email(conn: &mut DbConn, id: i64, email: &str) -> Result<(), DbErr
     diesel::update(users::table.find(id))
         .set((users::email.eq(email), users::email_confirmed.eq(true)))
         .execute(conn)?;
+    keep_shared_hashes(conn, id)?;
     Ok(())
 }
 
@@ -283,6 +336,12 @@ pub fn update_about(conn: &mut DbConn, id: i64, change: &AboutChange) -> QueryRe
             diesel::update(row)
                 .set(users::website.eq(website.as_ref().map(AsRef::as_ref)))
                 .execute(conn)?;
+        }
+        if let Some(share) = change.share_by_email {
+            diesel::update(row)
+                .set(users::share_by_email.eq(share))
+                .execute(conn)?;
+            keep_shared_hashes(conn, id)?;
         }
         find(conn, id)
     })

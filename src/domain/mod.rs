@@ -2,6 +2,7 @@
 
 mod access_token;
 mod email;
+mod email_hash;
 mod link;
 mod moderation;
 mod notice;
@@ -12,6 +13,7 @@ mod username;
 
 pub use access_token::{AccessToken, Scope, TokenLifetime, TokenName};
 pub use email::{Email, EmailError, same_mailbox};
+pub use email_hash::{AddressHashes, EmailHash};
 pub use link::{LINK_LIFETIME_SECS, LinkToken, Purpose, TokenHash};
 pub use moderation::{Action, ActionReason, ReportComment, ReportReason};
 pub use notice::Notice;

@@ -5,12 +5,14 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// A change to what a member says about themselves: `None` leaves a part as it is,
-/// `Some(None)` clears it. The form sets all three; the API only the members it is sent.
+/// `Some(None)` clears it. The form sets every part; the API only the members it is sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AboutChange {
     pub display_name: Option<Option<DisplayName>>,
     pub bio: Option<Option<Bio>>,
     pub website: Option<Option<Website>>,
+    /// Let other sites show the picture by the address (Libravatar, Gravatar).
+    pub share_by_email: Option<bool>,
 }
 
 /// 1–50 characters after trimming, any script, nothing invisible or direction-changing.

@@ -169,6 +169,7 @@ mod tests {
             moderator: false,
             suspended_at: None,
             picture_renditions: 0,
+            share_by_email: false,
         }
     }
 

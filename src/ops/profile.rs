@@ -1,4 +1,5 @@
-//! Changing what a member says about themselves: display name, bio, website.
+//! Changing what a member says about themselves: display name, bio, website, and whether other
+//! sites may show their picture by their address.
 
 use super::{Context, FieldErrors};
 use crate::db::users::{self, User};
@@ -10,6 +11,8 @@ pub struct AboutInput {
     pub display_name: Option<String>,
     pub bio: Option<String>,
     pub website: Option<String>,
+    /// `None` leaves the choice as it is.
+    pub share_by_email: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,7 @@ pub fn parse(input: &AboutInput) -> Result<AboutChange, FieldErrors> {
         ),
         bio: part(&mut errors, "bio", &input.bio, Bio::parse),
         website: part(&mut errors, "website", &input.website, Website::parse),
+        share_by_email: input.share_by_email,
     };
     if errors.is_empty() {
         Ok(change)
@@ -84,6 +88,7 @@ mod tests {
             display_name: Some("  Ada  ".into()),
             bio: Some(String::new()),
             website: None,
+            share_by_email: None,
         })
         .expect("valid");
         assert_eq!(
@@ -100,6 +105,7 @@ mod tests {
             display_name: Some("x".repeat(51)),
             bio: Some("fine".into()),
             website: Some("javascript:alert(1)".into()),
+            share_by_email: Some(true),
         })
         .expect_err("invalid");
         assert!(errors.get("display_name").is_some());

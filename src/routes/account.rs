@@ -64,6 +64,7 @@ async fn account_view(
         display_name: user.display_name.clone().unwrap_or_default(),
         bio: user.bio.clone().unwrap_or_default(),
         website: user.website.clone().unwrap_or_default(),
+        share_by_email: user.share_by_email,
     });
     Ok(AccountPage {
         layout: Layout::new(Some(user), session, true)?,
@@ -228,9 +229,13 @@ pub struct AboutForm {
     bio: String,
     #[serde(default)]
     website: String,
+    /// A checkbox: sent (as `on`) when ticked, absent when not.
+    #[serde(default)]
+    share_by_email: Option<String>,
 }
 
-/// The "Public profile" form: display name, bio, website; an empty field clears its value.
+/// The "Public profile" form: display name, bio, website, and whether other sites may show
+/// the picture by the address; an empty field clears its value.
 pub async fn update_about(
     user: CurrentUser,
     session: TypedSession,
@@ -238,10 +243,12 @@ pub async fn update_about(
     ctx: web::Data<ops::Context>,
     upload: web::Data<UploadConfig>,
 ) -> Result<HttpResponse, AppError> {
+    let share_by_email = form.share_by_email.is_some();
     let input = AboutInput {
         display_name: Some(form.display_name.clone()),
         bio: Some(form.bio.clone()),
         website: Some(form.website.clone()),
+        share_by_email: Some(share_by_email),
     };
     match ops::profile::update_about(&ctx, user.id, input).await {
         Ok(_) => {
@@ -261,6 +268,7 @@ pub async fn update_about(
                     display_name: form.display_name,
                     bio: form.bio,
                     website: form.website,
+                    share_by_email,
                 }),
                 token: None,
             };

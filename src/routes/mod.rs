@@ -7,6 +7,7 @@ mod directory;
 mod email;
 mod health;
 mod home;
+mod libravatar;
 mod mail_requests;
 mod media;
 mod moderation;
@@ -24,8 +25,8 @@ use crate::error::AppError;
 pub use crate::links::Site;
 pub use crate::multipart::{UploadConfig, human_bytes};
 
-/// Routes that use sessions; `/static`, `/media`, `/avatars` and `/healthz` are served outside
-/// them.
+/// Routes that use sessions; `/static`, `/media`, `/avatars`, `/avatar` and `/healthz` are served
+/// outside them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/register", web::get().to(auth::register_form))
@@ -106,6 +107,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 pub use avatar::initials_avatar;
 pub use health::healthz;
+pub use libravatar::avatar as libravatar_avatar;
 pub use media::serve_picture;
 
 pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {

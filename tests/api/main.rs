@@ -15,6 +15,7 @@ mod crop;
 mod directory;
 mod formats;
 mod json_api;
+mod libravatar;
 mod mail;
 mod moderation;
 mod modern_formats;

@@ -17,6 +17,8 @@ mod auth;
 mod directory;
 #[path = "../api/json_api.rs"]
 mod json_api;
+#[path = "../api/libravatar.rs"]
+mod libravatar;
 #[path = "../api/mail.rs"]
 mod mail;
 #[path = "../api/moderation.rs"]
