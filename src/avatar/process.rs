@@ -219,15 +219,20 @@ fn renditions_of(
         .variants()
         .map(|variant| pixels(variant.side()).map(|rgb| (variant, rgb)))
         .collect::<Result<Vec<_>, _>>()?;
-    // The 600×600's two files take about as long as all the others together: they are
-    // encoded on a second thread, so an upload waits for the longer half, not for both.
-    let (large_jobs, rest): (Vec<_>, Vec<_>) =
-        jobs.into_iter().partition(|(v, _)| v.side() == LARGE);
+    // Each large file (the 600×600 JPEG and WebP, the 300×300 WebP) takes about as long as
+    // all the small ones together: each is encoded on a thread of its own, so an upload
+    // waits for the longest, not for the sum.
+    let (heavy, light): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|(v, _)| {
+        v.side() == LARGE || (v.side() == SIZE && v.encoding() == Encoding::Webp)
+    });
     let mut files = std::thread::scope(|scope| {
-        let beside = (!large_jobs.is_empty()).then(|| scope.spawn(|| encode_each(&large_jobs)));
-        let mut files = encode_each(&rest)?;
-        if let Some(beside) = beside {
-            files.extend(beside.join().map_err(|_| Rejection::Corrupt)??);
+        let beside: Vec<_> = heavy
+            .chunks(1)
+            .map(|job| scope.spawn(move || encode_each(job)))
+            .collect();
+        let mut files = encode_each(&light)?;
+        for thread in beside {
+            files.extend(thread.join().map_err(|_| Rejection::Corrupt)??);
         }
         Ok::<_, Rejection>(files)
     })?;

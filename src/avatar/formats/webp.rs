@@ -125,9 +125,9 @@ fn first_frame(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
 }
 
 /// libwebp's effort (0 fastest … 6 smallest). The default, 4, took 7 ms for a 300×300 and
-/// 25 ms for a 600×600 here, more than the rest of an upload's pipeline; 1 is about three times
+/// 25 ms for a 600×600 here, more than the rest of an upload's pipeline; 0 is several times
 /// faster for files a few percent larger.
-const METHOD: i32 = 1;
+const METHOD: i32 = 0;
 
 /// A lossy WebP of `side`×`side` RGB pixels (the photo preset, no metadata).
 pub(crate) fn encode(rgb: &[u8], side: u32, quality: f32) -> Result<Vec<u8>, Rejection> {
