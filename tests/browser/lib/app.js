@@ -60,12 +60,16 @@ async function startApp(env = {}) {
     url: url.replace('127.0.0.1', 'localhost'),
     dir,
     mediaDir: path.join(dir, 'media', 'profile_pics'),
-    /** The stored pictures, sorted: what the media folder holds right now. */
+    /**
+     * The stored pictures, sorted, by their 300×300 masters' names (`<uuid>.jpg`; the
+     * renditions beside them, `<uuid>-64.jpg`, `<uuid>.webp` and so on, are in `files()`).
+     */
     pictures() {
-      return fs
-        .readdirSync(path.join(dir, 'media', 'profile_pics'))
-        .filter((name) => name.endsWith('.jpg'))
-        .sort();
+      return this.files().filter((name) => /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.jpg$/.test(name));
+    },
+    /** Every file in the media folder, sorted. */
+    files() {
+      return fs.readdirSync(path.join(dir, 'media', 'profile_pics')).sort();
     },
     log: () => log,
     /**

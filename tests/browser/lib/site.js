@@ -33,23 +33,28 @@ async function flash(page) {
 /** Natural size of an image once it has loaded (fails if it cannot load). */
 async function naturalSize(page, selector) {
   return page.locator(selector).evaluate(async (img) => {
-    if (!img.complete || img.naturalWidth === 0) {
-      await img.decode();
-    }
-    return { width: img.naturalWidth, height: img.naturalHeight, src: img.getAttribute('src') };
+    // The file in `src` itself (a stored picture's 300×300 master): an image shown from a
+    // `srcset` reports its chosen file's size divided by its density.
+    const file = new Image();
+    file.src = img.getAttribute('src');
+    await file.decode();
+    return { width: file.naturalWidth, height: file.naturalHeight, src: img.getAttribute('src') };
   });
 }
 
 /**
- * The average colour of a box of an image's or canvas's own pixels (natural size, not as
- * laid out): `[x, y, w, h]` in those pixels.
+ * The average colour of a box of an image's (its `src` file's) or canvas's own pixels (natural
+ * size, not as laid out): `[x, y, w, h]` in those pixels.
  */
 async function averageColour(page, selector, box) {
   return page.locator(selector).evaluate(async (element, [x, y, w, h]) => {
     let source = element;
     if (element instanceof HTMLImageElement) {
-      await element.decode();
-      source = await createImageBitmap(element);
+      // The file in `src` (the master), whichever `srcset` file the page shows.
+      const file = new Image();
+      file.src = element.getAttribute('src');
+      await file.decode();
+      source = await createImageBitmap(file);
     }
     const canvas = document.createElement('canvas');
     canvas.width = source.width;
