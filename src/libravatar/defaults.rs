@@ -75,20 +75,8 @@ fn byte(hash: &[u8], i: usize) -> u8 {
 }
 
 fn hsl(hue: f64, saturation: f64, lightness: f64) -> Rgb {
-    let chroma = (1.0 - (2.0 * lightness - 1.0).abs()) * saturation;
-    let h = (hue.rem_euclid(360.0)) / 60.0;
-    let x = chroma * (1.0 - (h % 2.0 - 1.0).abs());
-    let (r, g, b) = match h as u32 {
-        0 => (chroma, x, 0.0),
-        1 => (x, chroma, 0.0),
-        2 => (0.0, chroma, x),
-        3 => (0.0, x, chroma),
-        4 => (x, 0.0, chroma),
-        _ => (chroma, 0.0, x),
-    };
-    let m = lightness - chroma / 2.0;
-    let channel = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
-    [channel(r), channel(g), channel(b)]
+    let (r, g, b) = crate::routes::hsl_to_rgb(hue, saturation, lightness);
+    [r, g, b]
 }
 
 /// A hue from two bytes of the hash.

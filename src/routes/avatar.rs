@@ -89,9 +89,10 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
-fn hsl_to_rgb(hue: f64, saturation: f64, lightness: f64) -> (u8, u8, u8) {
+/// HSL (hue in degrees, any turn) to RGB; also the drawn Libravatar defaults' colours.
+pub(crate) fn hsl_to_rgb(hue: f64, saturation: f64, lightness: f64) -> (u8, u8, u8) {
     let chroma = (1.0 - (2.0 * lightness - 1.0).abs()) * saturation;
-    let h = hue / 60.0;
+    let h = hue.rem_euclid(360.0) / 60.0;
     let x = chroma * (1.0 - (h % 2.0 - 1.0).abs());
     let (r, g, b) = match h as u32 {
         0 => (chroma, x, 0.0),

@@ -105,6 +105,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+pub(crate) use avatar::hsl_to_rgb;
 pub use avatar::initials_avatar;
 pub use health::healthz;
 pub use libravatar::avatar as libravatar_avatar;
