@@ -255,7 +255,7 @@ async fn the_public_profile_shows_the_avatar_with_its_size() {
     app.sign_up("walter").await;
     let visitor = app.new_browser();
     let html = visitor.get_html("/users/Walter").await;
-    assert!(html.contains(r#"<img id="avatar" class="avatar-lg" src="/avatars/walter.svg" alt="Profile picture of walter" width="300" height="300">"#), "{html}");
+    assert!(html.contains(r#"<img id="avatar" class="avatar-lg" src="/avatars/walter.svg" alt="Profile picture of walter" width="344" height="344">"#), "{html}");
     let initials = visitor.get("/avatars/walter.svg").await;
     assert_eq!(initials.status(), StatusCode::OK);
     assert_eq!(header(initials.headers(), "content-type"), "image/svg+xml");

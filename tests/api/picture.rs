@@ -135,8 +135,8 @@ async fn profile_avatar(app: &TestApp, user: &str) -> String {
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.expect("body");
     let tag = avatar_tag(&html);
-    assert_eq!(attribute(tag, "width"), Some("300"), "{tag}");
-    assert_eq!(attribute(tag, "height"), Some("300"), "{tag}");
+    assert_eq!(attribute(tag, "width"), Some("344"), "{tag}");
+    assert_eq!(attribute(tag, "height"), Some("344"), "{tag}");
     attribute(tag, "src").expect("src").to_owned()
 }
 
