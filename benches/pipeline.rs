@@ -12,7 +12,10 @@ mod images;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use folio::avatar::{Limits, Options, Square, Timings, process_with};
+use folio::avatar::{
+    Encoding, Limits, Options, Renditions, Square, Timings, Variant, encode_file, process_picture,
+    process_with,
+};
 
 /// One timed input: a file, and the square kept (`None`: the centred one).
 struct Case<'a> {
@@ -77,7 +80,7 @@ fn stage_table(cases: &[Case], limits: &Limits) {
                 .expect("accepted")
                 .1
         };
-        let (runs, alone): (Vec<Timings>, Vec<Timings>) = (0..15)
+        let (runs, alone): (Vec<Timings>, Vec<Timings>) = (0..41)
             .map(|_| (time(Options::default()), time(master_only)))
             .unzip();
         let stage = |f: fn(&Timings) -> Duration| median(runs.iter().map(f).collect());
@@ -124,6 +127,67 @@ fn stage_table(cases: &[Case], limits: &Limits) {
     println!();
 }
 
+/// What each file of a picture costs to encode from its pixels, and its size: where the
+/// renditions' time goes (with the 600×600 JPEG that is no longer made, for comparison).
+fn file_table(bytes: &[u8], limits: &Limits) {
+    let processed = process_picture(bytes, limits, None).expect("accepted");
+    assert_eq!(
+        processed.renditions,
+        Renditions::Large,
+        "a photo with a 600×600"
+    );
+    println!("{:<20} {:>9} {:>9}", "file", "encode", "bytes");
+    let files: Vec<(Variant, &Vec<u8>)> = std::iter::once((Variant::MASTER, &processed.master))
+        .chain(processed.files.iter().map(|(v, f)| (*v, f)))
+        .collect();
+    // The pixels each file was made from, near enough: a stored file of that side, decoded.
+    let pixels = |side: u32| -> Vec<u8> {
+        let (variant, file) = files
+            .iter()
+            .find(|(v, _)| *v == Variant::stored(side))
+            .expect("a file of every side");
+        match variant.encoding() {
+            Encoding::Jpeg => decode_rgb(file),
+            Encoding::Webp => image::load_from_memory_with_format(file, image::ImageFormat::WebP)
+                .expect("decodes")
+                .into_rgb8()
+                .into_raw(),
+        }
+    };
+    let mut total = 0.0;
+    for (variant, size) in files
+        .iter()
+        .map(|(v, f)| (*v, Some(f.len())))
+        .chain([(Variant::RETIRED, None)])
+    {
+        let rgb = pixels(variant.side());
+        let mut encoded = 0;
+        let time = median(
+            (0..31)
+                .map(|_| {
+                    let started = std::time::Instant::now();
+                    encoded = encode_file(&rgb, variant).expect("encodes").len();
+                    started.elapsed()
+                })
+                .collect(),
+        );
+        let name = format!("{} {:?}", variant.side(), variant.encoding());
+        match size {
+            _ if variant == Variant::MASTER => {}
+            Some(_) => total += time,
+            None => {
+                println!(
+                    "{:<20} {time:>7.2}ms {encoded:>9}",
+                    format!("{name} (not made)")
+                );
+                continue;
+            }
+        }
+        println!("{name:<20} {time:>7.2}ms {:>9}", size.unwrap_or(encoded));
+    }
+    println!("{:<20} {total:>7.2}ms (one core)\n", "renditions");
+}
+
 fn pipeline(c: &mut Criterion) {
     // AVIF is decoded in a child process, by the folio binary cargo built beside this bench.
     folio::avatar::isolated::set_helper(env!("CARGO_BIN_EXE_folio").into());
@@ -151,6 +215,7 @@ fn pipeline(c: &mut Criterion) {
         });
     }
     stage_table(&cases, &limits);
+    file_table(&images[0].bytes, &limits);
     let mut group = c.benchmark_group("pipeline");
     group.sample_size(20);
     for case in &cases {

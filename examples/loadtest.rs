@@ -1391,13 +1391,6 @@ impl<Q> diesel::query_builder::Query for Framed<Q> {
 
 impl<Q, C> diesel::RunQueryDsl<C> for Framed<Q> {}
 
-diesel::define_sql_function!(fn substr(text: diesel::sql_types::Nullable<diesel::sql_types::Text>, start: diesel::sql_types::Integer, length: diesel::sql_types::Integer) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
-
-/// A whole number written into the SQL, as members.rs writes the bucket's length.
-fn literal(n: u8) -> diesel::expression::SqlLiteral<diesel::sql_types::Integer> {
-    diesel::dsl::sql::<diesel::sql_types::Integer>(&n.to_string())
-}
-
 /// One query's plan: what it is, its SQL and binds as diesel writes them, the plan's lines, and
 /// on PostgreSQL the generic plan (`plan_cache_mode = force_generic_plan`) of the same
 /// statement prepared with parameters, which PostgreSQL may switch to after five runs.
@@ -1533,20 +1526,16 @@ struct PlanSearches<'a> {
     broad: &'a str,
 }
 
-/// The plans of the SQL that src/db/members.rs issues, built here with the same diesel
-/// expressions (its macros are private to it; diesel's SQL is the same text), on this
-/// connection, in the order a request runs them.
+/// The plans of the SQL that src/db/members.rs issues: its own statements (`members::page`,
+/// `broad`, `in_ranges`, `in_buckets`), on this connection, in the order a request runs them.
 fn query_plans(
     conn: &mut folio::db::DbConn,
     deep_before: i64,
-    page_ids: &[i64],
     searches: &PlanSearches<'_>,
     analyze: bool,
 ) -> Vec<Plan> {
-    use diesel::prelude::*;
-    use folio::db::schema::users;
+    use folio::db::members::{self, Walk};
 
-    const BROAD_ROWS: i64 = folio::db::members::BROAD;
     const WANTED: i64 = 21;
     let prefix = |q: &str| folio::directory::Prefix::parse(Some(q)).expect("a prefix");
     let (narrow, near_broad, broad) = (
@@ -1557,7 +1546,6 @@ fn query_plans(
     let (one, two) = (prefix("a"), prefix("ay"));
     let mut plans = Vec::new();
 
-    // Each query is written out once per backend (diesel's types are per backend).
     macro_rules! plan {
         ($what:expr, $query:expr) => {
             plans.push(match conn {
@@ -1566,134 +1554,50 @@ fn query_plans(
             })
         };
     }
-    // The page without a prefix: `newest` with `prefix: None`. (`Member::as_select()` selects
-    // these columns in this order.)
-    macro_rules! page {
-        ($before:expr) => {
-            users::table
-                .filter(users::id.lt($before))
-                .filter(users::suspended_at.is_null())
-                .order(users::id.desc())
-                .limit(WANTED)
-                .select((
-                    users::id,
-                    users::username,
-                    users::display_name,
-                    users::picture,
-                    users::bio,
-                    users::website,
-                    users::created_at,
-                ))
-        };
-    }
-    // members.rs's `matching!`, `broad!`, `newest_in_range!` and `newest_in_bucket!`.
-    macro_rules! matching {
-        ($key:expr, $prefix:expr, $before:expr) => {
-            users::table
-                .filter($key.ge(&$prefix.from))
-                .filter($key.lt(&$prefix.until))
-                .filter(users::id.lt($before))
-                .filter(users::suspended_at.is_null())
-                .select(users::id)
-        };
-    }
-    macro_rules! broad {
-        ($key:expr, $prefix:expr) => {
-            matching!($key, $prefix, i64::MAX)
-                .offset(BROAD_ROWS)
-                .limit(1)
-        };
-    }
-    macro_rules! in_range {
-        ($key:expr, $prefix:expr) => {
-            matching!($key, $prefix, i64::MAX)
-                .order((users::id + 0).desc())
-                .limit(WANTED)
-        };
-    }
-    macro_rules! in_bucket {
-        ($key:expr, $prefix:expr, $bucket:expr) => {{
-            let head: String = $prefix
-                .from
-                .chars()
-                .take(usize::from($bucket as u8))
-                .collect();
-            let length = i32::try_from($prefix.chars()).unwrap_or(i32::MAX);
-            users::table
-                .filter(substr($key.nullable(), literal(1), literal($bucket)).eq(head))
-                .filter(substr($key.nullable(), literal(1), length).eq($prefix.from.clone()))
-                .filter(users::id.lt(i64::MAX))
-                .filter(users::suspended_at.is_null())
-                .select(users::id)
-                .order(users::id.desc())
-                .limit(WANTED)
-        }};
-    }
-
-    plan!(String::from("first page"), page!(i64::MAX));
+    plan!(String::from("first page"), members::page(i64::MAX, WANTED));
     plan!(
         format!("deep page (before id {deep_before})"),
-        page!(deep_before)
+        members::page(deep_before, WANTED)
     );
-    for (what, p) in [("narrow", &narrow), ("just under BROAD", &near_broad)] {
-        let q = &p.from;
-        plan!(
-            format!("search {what} q={q}: more than BROAD by username_key? (broad!)"),
-            broad!(users::username_key, p)
-        );
-        plan!(
-            format!("search {what} q={q}: more than BROAD by display_name_key? (broad!)"),
-            broad!(users::display_name_key, p)
-        );
-        plan!(
-            format!("search {what} q={q}: the newest of the username_key range (newest_in_range!)"),
-            in_range!(users::username_key, p)
-        );
-        plan!(
-            format!(
-                "search {what} q={q}: the newest of the display_name_key range (newest_in_range!)"
-            ),
-            in_range!(users::display_name_key, p)
-        );
-    }
-    let q = &broad.from;
-    plan!(
-        format!("search broad q={q}: more than BROAD by username_key? (broad!: yes)"),
-        broad!(users::username_key, &broad)
-    );
-    for (what, p, bucket) in [
-        ("broad", &broad, 2u8),
-        ("one letter", &one, 1),
-        ("two letters", &two, 2),
+    for (what, p) in [
+        ("narrow", &narrow),
+        ("just under BROAD", &near_broad),
+        ("broad", &broad),
     ] {
         let q = &p.from;
+        let walk = members::walk(conn, p, i64::MAX).expect("members::walk");
         plan!(
-            format!(
-                "search {what} q={q}: walk the username_key bucket of {bucket} (newest_in_bucket!)"
-            ),
-            in_bucket!(users::username_key, p, bucket)
+            format!("search {what} q={q}: more than BROAD by either key? (broad: {walk:?})"),
+            members::broad(p, i64::MAX)
         );
-        plan!(
-            format!(
-                "search {what} q={q}: walk the display_name_key bucket of {bucket} (newest_in_bucket!)"
+        match walk {
+            Walk::Range => plan!(
+                format!("search {what} q={q}: the newest of both keys' ranges (in_ranges)"),
+                members::in_ranges(p, i64::MAX, WANTED)
             ),
-            in_bucket!(users::display_name_key, p, bucket)
-        );
+            Walk::Bucket(1) => plan!(
+                format!("search {what} q={q}: walk both keys' buckets of 1 (in_buckets)"),
+                members::in_buckets::<1>(p, i64::MAX, WANTED)
+            ),
+            Walk::Bucket(_) => plan!(
+                format!("search {what} q={q}: walk both keys' buckets of 2 (in_buckets)"),
+                members::in_buckets::<2>(p, i64::MAX, WANTED)
+            ),
+        }
     }
     plan!(
-        format!("search: the page's {} members by id", page_ids.len()),
-        users::table
-            .filter(users::id.eq_any(page_ids.to_vec()))
-            .order(users::id.desc())
-            .select((
-                users::id,
-                users::username,
-                users::display_name,
-                users::picture,
-                users::bio,
-                users::website,
-                users::created_at,
-            ))
+        format!(
+            "search one letter q={}: walk both keys' buckets of 1 (in_buckets)",
+            one.from
+        ),
+        members::in_buckets::<1>(&one, i64::MAX, WANTED)
+    );
+    plan!(
+        format!(
+            "search two letters q={}: walk both keys' buckets of 2 (in_buckets)",
+            two.from
+        ),
+        members::in_buckets::<2>(&two, i64::MAX, WANTED)
     );
     plans
 }
@@ -2136,11 +2040,9 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     }
 
     // The plans as the load left them, then the maintenance a fair measurement runs.
-    let page_ids: Vec<i64> = deep_rows.iter().map(|&row| low + row as i64).collect();
     let plans_before = query_plans(
         &mut conn,
         deep_before,
-        &page_ids,
         &PlanSearches {
             narrow: &narrow,
             near_broad: &near_broad,
@@ -2404,8 +2306,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         near_broad: &near_broad,
         broad: &broad,
     };
-    let page_ids: Vec<i64> = deep_rows.iter().map(|&row| low + row as i64).collect();
-    let plans = query_plans(&mut conn, deep_before, &page_ids, &searches, true);
+    let plans = query_plans(&mut conn, deep_before, &searches, true);
     println!(
         "query plans ({}), after the {}:",
         if sqlite {

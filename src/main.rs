@@ -43,12 +43,14 @@ enum ModeratorsCommand {
 
 /// glibc's allocator for a server of large, short-lived buffers: return blocks over 256 KiB to
 /// the system when freed (its default threshold climbs after each such free, and a burst of
-/// 24 MP uploads then leaves ~400 MB resident instead of ~110 MB), two arenas instead of one
-/// per thread, and transparent huge pages for those large blocks, which makes first touching
-/// them ~4× cheaper (a progressive 12 MP JPEG: 107 -> 78 ms). Keep in step with
-/// .cargo/config.toml, which gives tests and benchmarks the same.
+/// 24 MP uploads then leaves ~400 MB resident instead of ~110 MB), at most eight arenas (the
+/// large blocks never live in one; with two, the threads running database queries queued on
+/// their locks: the directory's searches answered 20-28% fewer requests a second), and
+/// transparent huge pages for those large blocks, which makes first touching them ~4× cheaper
+/// (a progressive 12 MP JPEG: 107 -> 78 ms). Keep in step with .cargo/config.toml, which gives
+/// tests and benchmarks the same.
 const GLIBC_TUNABLES: &str =
-    "glibc.malloc.mmap_threshold=262144:glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1";
+    "glibc.malloc.mmap_threshold=262144:glibc.malloc.arena_max=8:glibc.malloc.hugetlb=1";
 
 /// glibc reads its tunables from the environment once, at start-up, so the server restarts
 /// itself (same process id) with Folio's unless the environment already has some.

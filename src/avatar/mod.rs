@@ -19,7 +19,8 @@ use tokio::sync::Semaphore;
 pub(crate) use process::encode;
 pub use process::{
     Limits, Options, Processed, QUALITY, Rejection, RenditionFiles, SIZE, Square, Timings,
-    WEBP_QUALITY, process, process_picture, process_square, process_with, renditions_from_master,
+    WEBP_QUALITY, encode_file, process, process_picture, process_square, process_with,
+    renditions_from_master,
 };
 pub use renditions::{Encoding, LARGE, MASTER, PictureFile, Renditions, Variant};
 pub use sized::{MAX_SIDE, resize_stored};

@@ -1,7 +1,9 @@
 //! The files of one picture: its 300×300 JPEG master (the contract's picture, at the address
 //! it always had) and the renditions made beside it, so that every page fetches a file about
 //! the size it shows: 64 and 128 for lists and the header, 600 for a sharp profile page on a
-//! 2× screen (only when the kept square had that many pixels), each also in WebP.
+//! 2× screen (only when the kept square had that many pixels), each also in WebP. The 600 is
+//! WebP alone: every browser that shows a picture that large takes WebP, and its JPEG cost
+//! each upload as much time as the 300×300 master's whole resize.
 //!
 //! Every file of a picture is named from the master's UUID, so one name finds them all:
 //! `<uuid>.jpg` (the master), `<uuid>.webp`, `<uuid>-64.jpg`, `<uuid>-64.webp`, … This module is
@@ -65,6 +67,12 @@ impl Variant {
         encoding: Encoding::Jpeg,
     };
 
+    /// The 600×600 JPEG, which releases before the 600 became WebP alone made.
+    pub const RETIRED: Variant = Variant {
+        side: LARGE,
+        encoding: Encoding::Jpeg,
+    };
+
     pub fn side(self) -> u32 {
         self.side
     }
@@ -87,11 +95,28 @@ impl Variant {
     }
 
     /// Every variant any picture can have, the master last (deleting in this order leaves the
-    /// master, which names the rest, until the end).
+    /// master, which names the rest, until the end). Includes [`Variant::RETIRED`], so a file
+    /// an earlier release made is still recognised and deleted with its picture.
     pub fn all() -> impl Iterator<Item = Variant> {
         Renditions::Large
             .variants()
-            .chain(std::iter::once(Variant::MASTER))
+            .chain([Variant::RETIRED, Variant::MASTER])
+    }
+
+    /// Whether pictures are stored in this variant now (`RETIRED` is not).
+    fn is_made(self) -> bool {
+        self != Variant::MASTER && self != Variant::RETIRED
+    }
+
+    /// The file of `side` a program can decode most simply: its JPEG, or its WebP where only
+    /// that is stored.
+    pub fn stored(side: u32) -> Self {
+        let jpeg = Self::of(side, Encoding::Jpeg);
+        if jpeg == Variant::RETIRED {
+            Self::of(side, Encoding::Webp)
+        } else {
+            jpeg
+        }
     }
 }
 
@@ -132,8 +157,16 @@ impl Renditions {
             [Encoding::Jpeg, Encoding::Webp]
                 .into_iter()
                 .map(move |encoding| Variant { side, encoding })
-                .filter(|v| *v != Variant::MASTER)
+                .filter(|v| v.is_made())
         })
+    }
+
+    /// The sides a page can offer in `encoding`, smallest first.
+    pub fn sides_in(self, encoding: Encoding) -> impl Iterator<Item = u32> {
+        self.sides()
+            .iter()
+            .copied()
+            .filter(move |&side| Variant { side, encoding } != Variant::RETIRED)
     }
 }
 
@@ -202,7 +235,7 @@ mod tests {
         let names: Vec<String> = Variant::all()
             .map(|v| PictureFile::new(picture, v).file_name())
             .collect();
-        assert_eq!(names.len(), 8);
+        assert_eq!(names.len(), 8, "7 made now, and the retired 600×600 JPEG");
         assert_eq!(
             names.last(),
             Some(&picture.file_name()),
@@ -248,7 +281,24 @@ mod tests {
                 (300, "webp")
             ]
         );
-        assert_eq!(sides(Renditions::Large).len(), 7);
+        assert_eq!(
+            sides(Renditions::Large),
+            [&sides(Renditions::Standard)[..], &[(600, "webp")]].concat()
+        );
+        assert_eq!(
+            Renditions::Large
+                .sides_in(Encoding::Jpeg)
+                .collect::<Vec<_>>(),
+            [64, 128, 300]
+        );
+        assert_eq!(
+            Renditions::Large
+                .sides_in(Encoding::Webp)
+                .collect::<Vec<_>>(),
+            [64, 128, 300, 600]
+        );
+        assert_eq!(Variant::stored(600).encoding(), Encoding::Webp);
+        assert_eq!(Variant::stored(128).encoding(), Encoding::Jpeg);
         for r in [
             Renditions::MasterOnly,
             Renditions::Standard,

@@ -1,21 +1,23 @@
-//! A stored picture at any size, on request (`/avatar/{hash}?s=`): the stored JPEG decoded
-//! (shrunk while decoding when much smaller is wanted), resized with Lanczos3 and encoded as
-//! uploads are. Pure and synchronous; callers run it on the blocking pool.
+//! A stored picture at any size, on request (`/avatar/{hash}?s=`): the stored JPEG (or the
+//! WebP, for the 600×600 that is stored in WebP alone) decoded, shrunk while decoding when
+//! much smaller is wanted, resized with Lanczos3 and encoded as uploads are. Pure and
+//! synchronous; callers run it on the blocking pool.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use fast_image_resize::images::Image as FrImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
-use super::formats::jpeg;
+use super::formats::{jpeg, webp};
 use super::process::encode;
+use super::sniff::{Format, Sniffed, sniff};
 use super::types::{Limits, Pixels, Rejection, Shrink};
 
 /// The largest side asked for (Libravatar's and Gravatar's limit).
 pub const MAX_SIDE: u32 = 512;
 
-/// The stored picture `jpeg` as a `side`×`side` JPEG. A stored file that cannot be read is a
-/// `Rejection`, never a panic (libjpeg reports errors by unwinding).
+/// The stored picture (a JPEG or a WebP Folio wrote) as a `side`×`side` JPEG. A stored file
+/// that cannot be read is a `Rejection`, never a panic (libjpeg reports errors by unwinding).
 pub fn resize_stored(stored: &[u8], side: u32) -> Result<Vec<u8>, Rejection> {
     if side == 0 || side > MAX_SIDE {
         return Err(Rejection::Corrupt);
@@ -33,10 +35,14 @@ fn resize_unguarded(stored: &[u8], side: u32) -> Result<Vec<u8>, Rejection> {
         keep: 2 * side,
         square: None,
     };
-    let decoded = jpeg::decode(stored, &Limits::default(), target)?;
+    let decoded = match sniff(stored) {
+        Sniffed::Accepted(Format::Jpeg) => jpeg::decode(stored, &Limits::default(), target)?,
+        Sniffed::Accepted(Format::WebP) => webp::decode(stored, &Limits::default(), target)?,
+        _ => return Err(Rejection::Corrupt),
+    };
     let region = decoded.region(None)?;
     let Pixels::Rgb(rgb) = decoded.pixels else {
-        // The JPEG decoder gives RGB only.
+        // Folio's files have no transparency: both decoders give RGB for them.
         return Err(Rejection::Corrupt);
     };
     let options = ResizeOptions::new()
@@ -55,18 +61,22 @@ fn resize_unguarded(stored: &[u8], side: u32) -> Result<Vec<u8>, Rejection> {
 mod tests {
     use super::*;
 
-    /// A 300×300 JPEG, as stored: red on the left half, blue on the right.
-    fn stored() -> Vec<u8> {
-        let rgb: Vec<u8> = (0..300 * 300)
+    /// `side`×`side` pixels: red on the left half, blue on the right.
+    fn halves(side: u32) -> Vec<u8> {
+        (0..side * side)
             .flat_map(|i| {
-                if i % 300 < 150 {
+                if i % side < side / 2 {
                     [255, 0, 0]
                 } else {
                     [0, 0, 255]
                 }
             })
-            .collect();
-        encode(&rgb, 300).expect("encode")
+            .collect()
+    }
+
+    /// A 300×300 JPEG, as stored.
+    fn stored() -> Vec<u8> {
+        encode(&halves(300), 300).expect("encode")
     }
 
     /// Decoded by another decoder than Folio's.
@@ -79,8 +89,13 @@ mod tests {
 
     #[test]
     fn every_side_is_a_square_of_that_side_with_the_picture_in_it() {
-        let stored = stored();
-        for side in [1, 2, 17, 80, 150, 299, 300, 301, 512] {
+        // The master, and the 600×600 stored in WebP alone.
+        let large = webp::encode(&halves(600), 600, 80.0).expect("encode");
+        for (stored, side) in [1, 2, 17, 80, 150, 299, 300, 301, 512]
+            .map(|side| (stored(), side))
+            .into_iter()
+            .chain([(large.clone(), 301), (large.clone(), 512), (large, 40)])
+        {
             let jpeg = resize_stored(&stored, side).expect("resized");
             let (w, h, rgb) = decoded(&jpeg);
             assert_eq!((w, h), (side, side));

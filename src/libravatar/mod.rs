@@ -26,9 +26,7 @@ use url::Url;
 
 pub use request::{AvatarRequest, DEFAULT_SIDE, Drawn, Fallback};
 
-use crate::avatar::{
-    Avatars, Encoding, MASTER, PictureFile, PictureName, Renditions, StoreError, Variant,
-};
+use crate::avatar::{Avatars, MASTER, PictureFile, PictureName, Renditions, StoreError, Variant};
 use crate::db::{Db, users};
 use crate::domain::EmailHash;
 use crate::telemetry::spawn_blocking_with_tracing;
@@ -126,7 +124,7 @@ impl Libravatar {
                 .copied()
                 .find(|&s| s >= request.side)
                 .unwrap_or_else(|| renditions.sides().last().copied().unwrap_or(MASTER));
-            let file = PictureFile::new(name, Variant::of(side, Encoding::Jpeg));
+            let file = PictureFile::new(name, Variant::stored(side));
             if let Some(body) = self.picture(file, request.side).await? {
                 return Ok(Answer::Image(Image {
                     body,

@@ -141,25 +141,32 @@ fn assert_sized_for_the_page(html: &str, page: &str) -> Vec<String> {
             "{page}: {tag}"
         );
         let srcset = attr("srcset").unwrap_or_else(|| panic!("{page}: no srcset on {tag}"));
-        let widths: Vec<u32> = srcset
-            .split(", ")
-            .map(|candidate| {
-                let (url, width) = candidate.rsplit_once(' ').expect("url and width");
-                urls.push(url.to_owned());
-                width.trim_end_matches('w').parse().expect("a width")
-            })
-            .collect();
-        // What a 2× screen takes: the smallest file at least twice as wide as shown, or the
-        // widest there is; never one wider than twice what it shows.
-        let at_2x = widths
-            .iter()
-            .copied()
-            .filter(|&w| w >= 2 * px)
-            .min()
-            .or_else(|| widths.iter().copied().max())
-            .expect("candidates");
-        assert!(at_2x <= 2 * px, "{page}: {px} px shown, offered {widths:?}");
-        // The WebP source just before it offers the same widths.
+        // Each candidate's width, its address kept; and what a 2× screen takes: the smallest
+        // file at least twice as wide as shown, or the widest there is, which must never be
+        // wider than twice what it shows.
+        let mut sized = |srcset: &str, extension: &str| -> Vec<u32> {
+            let widths: Vec<u32> = srcset
+                .split(", ")
+                .map(|candidate| {
+                    let (url, width) = candidate.rsplit_once(' ').expect("url and width");
+                    assert!(url.ends_with(extension), "{page}: {url}");
+                    urls.push(url.to_owned());
+                    width.trim_end_matches('w').parse().expect("a width")
+                })
+                .collect();
+            let at_2x = widths
+                .iter()
+                .copied()
+                .filter(|&w| w >= 2 * px)
+                .min()
+                .or_else(|| widths.iter().copied().max())
+                .expect("candidates");
+            assert!(at_2x <= 2 * px, "{page}: {px} px shown, offered {widths:?}");
+            widths
+        };
+        let widths = sized(&srcset, ".jpg");
+        // The WebP source just before it offers those widths (and the 600, which is WebP
+        // alone).
         let before = &html[..html.find(tag).expect("the tag")];
         let source = before
             .rsplit_once("<source ")
@@ -169,17 +176,22 @@ fn assert_sized_for_the_page(html: &str, page: &str) -> Vec<String> {
             source.starts_with("type=\"image/webp\""),
             "{page}: {source}"
         );
-        let webp: Vec<&str> = source
+        let webp = source
             .split_once("srcset=\"")
             .and_then(|(_, rest)| rest.split_once('"'))
-            .map(|(v, _)| v.split(", ").collect())
+            .map(|(v, _)| v.to_owned())
             .expect("a WebP srcset");
-        assert_eq!(webp.len(), widths.len(), "{page}");
-        for candidate in webp {
-            let (url, _) = candidate.rsplit_once(' ').expect("url and width");
-            assert!(url.ends_with(".webp"), "{page}: {url}");
-            urls.push(url.to_owned());
-        }
+        let webp = sized(&webp, ".webp");
+        let jpeg_only: Vec<u32> = widths
+            .iter()
+            .copied()
+            .filter(|w| !webp.contains(w))
+            .collect();
+        assert!(jpeg_only.is_empty(), "{page}: {jpeg_only:?} not in WebP");
+        assert!(
+            webp.iter().all(|w| widths.contains(w) || *w == 600),
+            "{page}: {webp:?} against {widths:?}"
+        );
     }
     assert!(shown > 0, "{page} shows a stored picture");
     urls
@@ -200,6 +212,17 @@ async fn an_upload_stores_every_rendition_at_its_size() {
         files_of(&picture, Renditions::Large)
     );
     assert_renditions_match(&app, &picture, Renditions::Large).await;
+    // As if an earlier release had stored it, when the 600×600 was also made in JPEG: that
+    // file goes with the picture too.
+    let name = PictureName::parse(&picture).expect("a picture's name");
+    app.store()
+        .put_beside(name, vec![(Variant::RETIRED, jpeg(&ramps(600, 600), 85))])
+        .await
+        .expect("stored");
+    assert_eq!(
+        app.all_picture_files().len(),
+        files_of(&picture, Renditions::Large).len() + 1
+    );
 
     // A square of 400 pixels gets the smaller sizes only: never an enlargement.
     let response = app

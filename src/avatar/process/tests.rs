@@ -3,6 +3,7 @@
 //! rejection. Pictures are generated in `tests/common/images.rs` (shared with the HTTP tests).
 
 use super::*;
+use image::{DynamicImage, RgbImage};
 
 // `#[path]` on a file module resolves from the directory of this file (src/avatar/process/).
 #[path = "../../../tests/common/images.rs"]
@@ -1449,4 +1450,30 @@ fn older_pictures_get_their_renditions_from_the_master() {
         renditions_from_master(b"not a picture", &Limits::default()).map(|(r, _)| r),
         Err(Rejection::NotAnImage)
     );
+}
+
+#[test]
+fn orienting_turns_a_square_as_image_does() {
+    let side = 7;
+    let rgb: Vec<u8> = (0..3 * side * side).map(|i| (i * 37 % 251) as u8).collect();
+    for orientation in [
+        Orientation::NoTransforms,
+        Orientation::Rotate90,
+        Orientation::Rotate180,
+        Orientation::Rotate270,
+        Orientation::FlipHorizontal,
+        Orientation::FlipVertical,
+        Orientation::Rotate90FlipH,
+        Orientation::Rotate270FlipH,
+    ] {
+        let buffer = RgbImage::from_raw(side, side, rgb.clone()).expect("a square");
+        let mut expected = DynamicImage::ImageRgb8(buffer);
+        expected.apply_orientation(orientation);
+        assert_eq!(
+            orient(rgb.clone(), side, orientation).expect("oriented"),
+            expected.into_rgb8().into_raw(),
+            "{orientation:?}"
+        );
+    }
+    assert!(orient(vec![0; 5], 2, Orientation::Rotate90).is_err());
 }
