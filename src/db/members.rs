@@ -169,7 +169,8 @@ pub enum Walk {
 
 /// A row when more than [`BROAD`] members older than `before` have the prefix in their
 /// username or in their display name (the first BROAD of either range stepped over inside the
-/// database): one statement for both keys.
+/// database): one statement for both keys, which stops at the first row (a prefix broad by
+/// username never steps through the names).
 pub fn broad<'q>(prefix: &'q Prefix, before: i64) -> impl Statement<'q, i64> + 'q {
     matching!(users::username_key, prefix, before)
         .offset(BROAD)
@@ -179,6 +180,7 @@ pub fn broad<'q>(prefix: &'q Prefix, before: i64) -> impl Statement<'q, i64> + '
                 .offset(BROAD)
                 .limit(1),
         )
+        .limit(1)
 }
 
 /// The newest `limit` members older than `before` with the prefix in either key, from the

@@ -94,6 +94,13 @@ impl From<DieselError> for DbError {
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
+/// PostgreSQL, per connection: a prepared statement keeps its generic plan. Folio's statements
+/// are keyed lookups and keyset walks whose plan does not depend on the values, and with the
+/// default PostgreSQL re-planned the directory's searches on every run (a range of bound keys
+/// is estimated at thousands of rows without its values, so the generic plan never looked
+/// cheaper than a fresh one): 0.2-0.5 ms of planning for 0.02-0.05 ms of execution.
+const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan";
+
 /// Opens connections of the kind the URL names, and only that kind: diesel's own
 /// `MultiConnection::establish` tries each backend in turn, which hides PostgreSQL's real
 /// error behind SQLite's and would turn a typo into a new SQLite file.
@@ -105,7 +112,11 @@ impl Manager {
     fn establish(&self) -> Result<DbConn, diesel::ConnectionError> {
         match &self.url {
             DatabaseUrl::Postgres(_) => {
-                PgConnection::establish(&self.url.connection_string()).map(DbConn::Postgres)
+                let mut conn = PgConnection::establish(&self.url.connection_string())?;
+                conn.batch_execute(POSTGRES_SETTINGS).map_err(|e| {
+                    diesel::ConnectionError::BadConnection(format!("cannot set it up: {e}"))
+                })?;
+                Ok(DbConn::Postgres(conn))
             }
             DatabaseUrl::Sqlite(_) => {
                 let mut conn = SqliteConnection::establish(&self.url.connection_string())?;
