@@ -1524,6 +1524,7 @@ struct PlanSearches<'a> {
     narrow: &'a str,
     near_broad: &'a str,
     broad: &'a str,
+    by_username_alone: &'a str,
 }
 
 /// The plans of the SQL that src/db/members.rs issues: its own statements (`members::page`,
@@ -1538,10 +1539,11 @@ fn query_plans(
 
     const WANTED: i64 = 21;
     let prefix = |q: &str| folio::directory::Prefix::parse(Some(q)).expect("a prefix");
-    let (narrow, near_broad, broad) = (
+    let (narrow, near_broad, broad, by_username_alone) = (
         prefix(searches.narrow),
         prefix(searches.near_broad),
         prefix(searches.broad),
+        prefix(searches.by_username_alone),
     );
     let (one, two) = (prefix("a"), prefix("ay"));
     let mut plans = Vec::new();
@@ -1563,38 +1565,40 @@ fn query_plans(
         ("narrow", &narrow),
         ("just under BROAD", &near_broad),
         ("broad", &broad),
+        ("broad by username alone", &by_username_alone),
     ] {
         let q = &p.from;
-        let walk = members::walk(conn, p, i64::MAX).expect("members::walk");
+        let walks = members::walks(conn, p, i64::MAX).expect("members::walks");
         plan!(
-            format!("search {what} q={q}: more than BROAD by either key? (broad: {walk:?})"),
+            format!("search {what} q={q}: more than BROAD by either key? (broad: {walks:?})"),
             members::broad(p, i64::MAX)
         );
-        match walk {
-            Walk::Range => plan!(
-                format!("search {what} q={q}: the newest of both keys' ranges (in_ranges)"),
-                members::in_ranges(p, i64::MAX, WANTED)
-            ),
-            Walk::Bucket(1) => plan!(
-                format!("search {what} q={q}: walk both keys' buckets of 1 (in_buckets)"),
-                members::in_buckets::<1>(p, i64::MAX, WANTED)
-            ),
-            Walk::Bucket(_) => plan!(
-                format!("search {what} q={q}: walk both keys' buckets of 2 (in_buckets)"),
-                members::in_buckets::<2>(p, i64::MAX, WANTED)
-            ),
+        let what = format!("search {what} q={q}: the walks and their rows");
+        match (walks.by_username, walks.by_name) {
+            (Walk::Range, Walk::Range) => {
+                plan!(what, members::in_ranges::<2>(p, i64::MAX, WANTED))
+            }
+            (Walk::Bucket, Walk::Bucket) => {
+                plan!(what, members::in_buckets::<2>(p, i64::MAX, WANTED))
+            }
+            (Walk::Bucket, Walk::Range) => {
+                plan!(what, members::username_bucket::<2>(p, i64::MAX, WANTED))
+            }
+            (Walk::Range, Walk::Bucket) => {
+                plan!(what, members::name_bucket::<2>(p, i64::MAX, WANTED))
+            }
         }
     }
     plan!(
         format!(
-            "search one letter q={}: walk both keys' buckets of 1 (in_buckets)",
+            "search one letter q={}: both keys' buckets (in_buckets)",
             one.from
         ),
         members::in_buckets::<1>(&one, i64::MAX, WANTED)
     );
     plan!(
         format!(
-            "search two letters q={}: walk both keys' buckets of 2 (in_buckets)",
+            "search two letters q={}: both keys' buckets (in_buckets)",
             two.from
         ),
         members::in_buckets::<2>(&two, i64::MAX, WANTED)
@@ -1893,6 +1897,8 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         .collect();
     // The most common first name's first three letters, in both its forms.
     let broad = members.first[0].1[..3].to_owned();
+    // That name and the dot of its usernames: in every such username, in no display name.
+    let by_username_alone = format!("{}.", members.first[0].1);
     // One pair of names that occurs at least 12 times: its 12th username, as a prefix.
     let narrow = {
         let last = members.last.len();
@@ -2023,14 +2029,14 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         ("one letter", "a"),
         ("two letters", "ay"),
         ("just under BROAD", near_broad.as_str()),
+        ("broad by username alone", by_username_alone.as_str()),
     ] {
         let (by_username, by_name) = members.matches(q);
+        let walk = |n: usize| if n > BROAD { "bucket" } else { "index" };
         let path = if q.chars().count() <= 2 {
-            "bucket"
-        } else if by_username > BROAD || by_name > BROAD {
-            "bucket walk"
+            "bucket".to_owned()
         } else {
-            "index"
+            format!("{} / {}", walk(by_username), walk(by_name))
         };
         cases.push((
             format!("search {what} q={q} ({by_username}+{by_name}, {path})"),
@@ -2047,6 +2053,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             narrow: &narrow,
             near_broad: &near_broad,
             broad: &broad,
+            by_username_alone: &by_username_alone,
         },
         false,
     );
@@ -2093,8 +2100,8 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     println!(
         "folio on {backend} at {base}, concurrency 16, {seconds} s per case; a search's \
          (u+n, path): members whose username + whose name starts with q, and the path \
-         members.rs takes (one or two characters: their bucket; longer: the name indexes when \
-         both <= {BROAD}, else a walk of the first two characters' bucket)"
+         members.rs takes (one or two characters: their bucket; longer, key by key: its index \
+         when <= {BROAD}, else a walk of the first two characters' bucket)"
     );
     let client = Client::builder()
         .redirect(Policy::none())
@@ -2305,6 +2312,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         narrow: &narrow,
         near_broad: &near_broad,
         broad: &broad,
+        by_username_alone: &by_username_alone,
     };
     let plans = query_plans(&mut conn, deep_before, &searches, true);
     println!(

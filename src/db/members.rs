@@ -132,111 +132,152 @@ fn load<'q, T>(conn: &mut DbConn, query: impl Statement<'q, T>) -> QueryResult<V
 
 /// Members older than `before` whose `$key` column starts with the prefix: a range of that
 /// column's index.
-macro_rules! matching {
+macro_rules! within {
     ($key:expr, $prefix:expr, $before:expr) => {
         matched
             .filter(matched.field($key).ge(&$prefix.from))
             .filter(matched.field($key).lt(&$prefix.until))
             .filter(matched.field(users::id).lt($before))
             .filter(matched.field(users::suspended_at).is_null())
-            .select(matched.field(users::id))
     };
 }
 
-/// Up to `limit` members whose ids the subquery `$ids` gives, newest first: the walks of both
-/// keys and the rows they found, in one statement (one round trip, one snapshot).
-macro_rules! members_among {
-    ($ids:expr, $limit:expr) => {
-        users::table
-            .filter(users::id.eq_any($ids))
-            .order(users::id.desc())
-            .limit($limit)
-            .select(COLUMNS)
-    };
-}
-
-/// How a search of three or more characters finds its members (shorter ones always walk the
-/// bucket of their one or two characters).
+/// How a search reads the members whose key starts with its prefix, key by key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Walk {
-    /// Read the name indexes' ranges, where the database keeps the newest of at most
-    /// [`BROAD`] entries.
+    /// Read the key's index range, where the database keeps the newest of at most [`BROAD`]
+    /// entries.
     Range,
-    /// Walk the members whose key starts with the prefix's first 1 or 2 characters, newest
-    /// first, until a page is found.
-    Bucket(u8),
+    /// Walk the members whose key starts with the prefix's first one or two characters,
+    /// newest first, until a page is found: for a prefix more than BROAD members share.
+    Bucket,
 }
 
-/// A row when more than [`BROAD`] members older than `before` have the prefix in their
-/// username or in their display name (the first BROAD of either range stepped over inside the
-/// database): one statement for both keys, which stops at the first row (a prefix broad by
-/// username never steps through the names).
-pub fn broad<'q>(prefix: &'q Prefix, before: i64) -> impl Statement<'q, i64> + 'q {
-    matching!(users::username_key, prefix, before)
+/// The walk of each key. A prefix broad by one key is often rare by the other (`maria.` is in
+/// every Maria's username and in no display name), and a bucket walk for a key with few
+/// matches would step through its whole bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Walks {
+    pub by_username: Walk,
+    pub by_name: Walk,
+}
+
+impl Walks {
+    /// Prefixes of one or two characters: the bucket is the prefix.
+    pub const BUCKETS: Walks = Walks {
+        by_username: Walk::Bucket,
+        by_name: Walk::Bucket,
+    };
+}
+
+/// 1 when more than [`BROAD`] members older than `before` have the prefix in their username,
+/// 2 when in their display name (the first BROAD of each range stepped over inside the
+/// database): one statement for both keys.
+pub fn broad<'q>(prefix: &'q Prefix, before: i64) -> impl Statement<'q, i32> + 'q {
+    within!(users::username_key, prefix, before)
+        .select(Literal::<1>)
         .offset(BROAD)
         .limit(1)
         .union_all(
-            matching!(users::display_name_key, prefix, before)
+            within!(users::display_name_key, prefix, before)
+                .select(Literal::<2>)
                 .offset(BROAD)
                 .limit(1),
         )
-        .limit(1)
 }
 
-/// The newest `limit` members older than `before` with the prefix in either key, from the
-/// name indexes' ranges. `id + 0` is not the primary key, so the database reads each name's
-/// index and keeps the newest itself, rather than walk every member looking for a rare name.
-pub fn in_ranges<'q>(
-    prefix: &'q Prefix,
-    before: i64,
-    limit: i64,
-) -> impl Statement<'q, Member> + 'q {
-    members_among!(
-        matching!(users::username_key, prefix, before)
+/// How a search for `prefix` (of three characters or more) reads each key.
+pub fn walks(conn: &mut DbConn, prefix: &Prefix, before: i64) -> QueryResult<Walks> {
+    let broad = load(conn, broad(prefix, before))?;
+    let walk = |key| {
+        if broad.contains(&key) {
+            Walk::Bucket
+        } else {
+            Walk::Range
+        }
+    };
+    Ok(Walks {
+        by_username: walk(1),
+        by_name: walk(2),
+    })
+}
+
+/// A key's range walk: the newest `limit` of the members whose `$key` starts with the prefix,
+/// kept by the database itself (`id + 0` is not the primary key, so it reads the key's index
+/// rather than walk every member looking for a rare name).
+macro_rules! range {
+    ($key:expr, $prefix:expr, $before:expr, $limit:expr, $bucket:expr) => {
+        within!($key, $prefix, $before)
+            .select(matched.field(users::id))
             .order((matched.field(users::id) + 0).desc())
-            .limit(limit)
-            .union(
-                matching!(users::display_name_key, prefix, before)
-                    .order((matched.field(users::id) + 0).desc())
-                    .limit(limit)
-            ),
-        limit
-    )
+            .limit($limit)
+    };
 }
 
-/// The newest `limit` members older than `before` whose key (either) starts with the prefix,
-/// walking the bucket of its first `B` (1 or 2) characters newest first. The prefix itself is
-/// compared by `substr` too, which no index serves, so the database cannot choose the name's
-/// range instead of the bucket.
-pub fn in_buckets<'q, const B: u8>(
-    prefix: &'q Prefix,
-    before: i64,
-    limit: i64,
-) -> impl Statement<'q, Member> + 'q {
-    let head: String = prefix.from.chars().take(usize::from(B)).collect();
-    let length = i32::try_from(prefix.chars()).unwrap_or(i32::MAX);
-    macro_rules! walk {
-        ($key:expr) => {
-            matched
-                .filter(
-                    substr(matched.field($key).nullable(), Literal::<1>, Literal::<B>)
-                        .eq(head.clone()),
+/// A key's bucket walk: the members whose `$key` starts with the prefix's first `$bucket`
+/// characters, newest first, until `limit` have the whole prefix. The prefix itself is compared
+/// by `substr` too, which no index serves, so the database cannot choose the key's range
+/// instead.
+macro_rules! bucket {
+    ($key:expr, $prefix:expr, $before:expr, $limit:expr, $bucket:expr) => {{
+        let head: String = $prefix.from.chars().take(usize::from($bucket)).collect();
+        let length = i32::try_from($prefix.chars()).unwrap_or(i32::MAX);
+        matched
+            .filter(
+                substr(
+                    matched.field($key).nullable(),
+                    Literal::<1>,
+                    Literal::<$bucket>,
                 )
-                .filter(
-                    substr(matched.field($key).nullable(), Literal::<1>, length).eq(&prefix.from),
-                )
-                .filter(matched.field(users::id).lt(before))
-                .filter(matched.field(users::suspended_at).is_null())
-                .select(matched.field(users::id))
-                .order(matched.field(users::id).desc())
-                .limit(limit)
-        };
-    }
-    members_among!(
-        walk!(users::username_key).union(walk!(users::display_name_key)),
-        limit
-    )
+                .eq(head),
+            )
+            .filter(substr(matched.field($key).nullable(), Literal::<1>, length).eq(&$prefix.from))
+            .filter(matched.field(users::id).lt($before))
+            .filter(matched.field(users::suspended_at).is_null())
+            .select(matched.field(users::id))
+            .order(matched.field(users::id).desc())
+            .limit($limit)
+    }};
 }
+
+/// One search statement per choice of walks: the newest `limit` members older than `before`
+/// with the prefix in either key, and their rows. `B`, the bucket's length, is the prefix's
+/// for one or two characters, else 2.
+macro_rules! search {
+    ($(#[$doc:meta])* $name:ident, $by_username:ident, $by_name:ident) => {
+        $(#[$doc])*
+        pub fn $name<'q, const B: u8>(
+            prefix: &'q Prefix,
+            before: i64,
+            limit: i64,
+        ) -> impl Statement<'q, Member> + 'q {
+            let ids = $by_username!(users::username_key, prefix, before, limit, B)
+                .union($by_name!(users::display_name_key, prefix, before, limit, B));
+            users::table
+                .filter(users::id.eq_any(ids))
+                .order(users::id.desc())
+                .limit(limit)
+                .select(COLUMNS)
+        }
+    };
+}
+
+search!(
+    /// Both keys' ranges: a prefix at most [`BROAD`] members share by either.
+    in_ranges, range, range
+);
+search!(
+    /// Both keys' buckets: a prefix of one or two characters, or broad by both keys.
+    in_buckets, bucket, bucket
+);
+search!(
+    /// The username's bucket and the name's range (`maria.`: every Maria's username, no name).
+    username_bucket, bucket, range
+);
+search!(
+    /// The name's bucket and the username's range.
+    name_bucket, range, bucket
+);
 
 /// The newest `limit` members older than `before`, without a prefix.
 pub fn page(before: i64, limit: i64) -> impl Statement<'static, Member> {
@@ -246,17 +287,6 @@ pub fn page(before: i64, limit: i64) -> impl Statement<'static, Member> {
         .order(users::id.desc())
         .limit(limit)
         .select(COLUMNS)
-}
-
-/// How a search for `prefix` reads its matches: one statement for three characters or more,
-/// none for fewer.
-pub fn walk(conn: &mut DbConn, prefix: &Prefix, before: i64) -> QueryResult<Walk> {
-    Ok(match prefix.chars() {
-        1 => Walk::Bucket(1),
-        2 => Walk::Bucket(2),
-        _ if !load(conn, broad(prefix, before))?.is_empty() => Walk::Bucket(2),
-        _ => Walk::Range,
-    })
 }
 
 /// Up to `limit` members older than `before` (all when `None`), newest first: one statement,
@@ -271,10 +301,16 @@ pub fn newest(
     let Some(prefix) = prefix else {
         return load(conn, page(before, limit));
     };
-    match walk(conn, prefix, before)? {
-        Walk::Range => load(conn, in_ranges(prefix, before, limit)),
-        Walk::Bucket(1) => load(conn, in_buckets::<1>(prefix, before, limit)),
-        Walk::Bucket(_) => load(conn, in_buckets::<2>(prefix, before, limit)),
+    let walks = match prefix.chars() {
+        1 => return load(conn, in_buckets::<1>(prefix, before, limit)),
+        2 => Walks::BUCKETS,
+        _ => walks(conn, prefix, before)?,
+    };
+    match (walks.by_username, walks.by_name) {
+        (Walk::Range, Walk::Range) => load(conn, in_ranges::<2>(prefix, before, limit)),
+        (Walk::Bucket, Walk::Bucket) => load(conn, in_buckets::<2>(prefix, before, limit)),
+        (Walk::Bucket, Walk::Range) => load(conn, username_bucket::<2>(prefix, before, limit)),
+        (Walk::Range, Walk::Bucket) => load(conn, name_bucket::<2>(prefix, before, limit)),
     }
 }
 
@@ -298,9 +334,11 @@ mod tests {
         let prefix = Prefix::parse(Some("maria")).expect("a prefix");
         assert!(kept(page(5, 21)));
         assert!(kept(broad(&prefix, 5)));
-        assert!(kept(in_ranges(&prefix, 5, 21)));
+        assert!(kept(in_ranges::<2>(&prefix, 5, 21)));
         assert!(kept(in_buckets::<1>(&prefix, 5, 21)));
         assert!(kept(in_buckets::<2>(&prefix, 5, 21)));
+        assert!(kept(username_bucket::<2>(&prefix, 5, 21)));
+        assert!(kept(name_bucket::<2>(&prefix, 5, 21)));
     }
 
     #[test]

@@ -1454,7 +1454,14 @@ fn older_pictures_get_their_renditions_from_the_master() {
 
 #[test]
 fn orienting_turns_a_square_as_image_does() {
-    let side = 7;
+    // One tile, and several with a partial one at the edges.
+    for side in [7, 37] {
+        orienting_turns_as_image_does(side);
+    }
+    assert!(orient(vec![0; 5], 2, Orientation::Rotate90).is_err());
+}
+
+fn orienting_turns_as_image_does(side: u32) {
     let rgb: Vec<u8> = (0..3 * side * side).map(|i| (i * 37 % 251) as u8).collect();
     for orientation in [
         Orientation::NoTransforms,
@@ -1472,8 +1479,7 @@ fn orienting_turns_a_square_as_image_does() {
         assert_eq!(
             orient(rgb.clone(), side, orientation).expect("oriented"),
             expected.into_rgb8().into_raw(),
-            "{orientation:?}"
+            "{side}: {orientation:?}"
         );
     }
-    assert!(orient(vec![0; 5], 2, Orientation::Rotate90).is_err());
 }
