@@ -91,11 +91,12 @@ impl<const N: u8, GB> ValidGrouping<GB> for Literal<N> {
     type IsAggregate = is_aggregate::Never;
 }
 
-/// A prefix of three or more characters shared by more members than this (by username or by
-/// display name) walks the bucket of its first two characters newest first; a rarer one is
-/// read from the name indexes, where the database keeps the newest of at most this many
-/// entries. Telling the two apart steps over at most this many index entries, inside the
-/// database. Prefixes of one or two characters always read their bucket.
+/// A prefix of three or more characters that more members than this share by a key (their
+/// username, or their display name) walks that key's bucket of its first two characters newest
+/// first; by a key fewer share it, it is read from that key's index, where the database keeps
+/// the newest of at most this many entries. Telling the two apart steps over at most this many
+/// index entries per key, inside the database. Prefixes of one or two characters always read
+/// their bucket.
 pub const BROAD: i64 = 1024;
 
 /// A query either backend runs, loading `T`s. Searches are written with diesel's `UNION`,
