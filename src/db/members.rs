@@ -33,26 +33,23 @@ pub struct Member {
 }
 
 /// The columns a [`Member`] is read from, in its fields' order: one selection for both
-/// backends (a derived `as_select()` is typed by its backend).
-const COLUMNS: (
-    users::id,
-    users::username,
-    users::display_name,
-    users::picture,
-    users::picture_renditions,
-    users::bio,
-    users::website,
-    users::created_at,
-) = (
-    users::id,
-    users::username,
-    users::display_name,
-    users::picture,
-    users::picture_renditions,
-    users::bio,
-    users::website,
-    users::created_at,
-);
+/// backends (a derived `as_select()` is typed by its backend). Written once, as the constant's
+/// type and its value alike.
+macro_rules! member_columns {
+    () => {
+        (
+            users::id,
+            users::username,
+            users::display_name,
+            users::picture,
+            users::picture_renditions,
+            users::bio,
+            users::website,
+            users::created_at,
+        )
+    };
+}
+const COLUMNS: member_columns!() = member_columns!();
 
 // The members a search matched, in a subquery of the statement that reads their rows: diesel
 // wants a table read twice in one statement to go by two names.
