@@ -1525,6 +1525,7 @@ struct PlanSearches<'a> {
     near_broad: &'a str,
     broad: &'a str,
     by_username_alone: &'a str,
+    over_broad: &'a str,
 }
 
 /// The plans of the SQL that src/db/members.rs issues: its own statements (`members::page`,
@@ -1539,11 +1540,12 @@ fn query_plans(
 
     const WANTED: i64 = 21;
     let prefix = |q: &str| folio::directory::Prefix::parse(Some(q)).expect("a prefix");
-    let (narrow, near_broad, broad, by_username_alone) = (
+    let (narrow, near_broad, broad, by_username_alone, over_broad) = (
         prefix(searches.narrow),
         prefix(searches.near_broad),
         prefix(searches.broad),
         prefix(searches.by_username_alone),
+        prefix(searches.over_broad),
     );
     let (one, two) = (prefix("a"), prefix("ay"));
     let mut plans = Vec::new();
@@ -1564,8 +1566,8 @@ fn query_plans(
     for (what, p) in [
         ("narrow", &narrow),
         ("just under BROAD", &near_broad),
-        ("broad", &broad),
         ("broad by username alone", &by_username_alone),
+        ("just over BROAD", &over_broad),
     ] {
         let q = &p.from;
         let walks = members::walks(conn, p, i64::MAX).expect("members::walks");
@@ -1576,19 +1578,26 @@ fn query_plans(
         let what = format!("search {what} q={q}: the walks and their rows");
         match (walks.by_username, walks.by_name) {
             (Walk::Range, Walk::Range) => {
-                plan!(what, members::in_ranges::<2>(p, i64::MAX, WANTED))
+                plan!(what, members::in_ranges::<3>(p, i64::MAX, WANTED))
             }
             (Walk::Bucket, Walk::Bucket) => {
-                plan!(what, members::in_buckets::<2>(p, i64::MAX, WANTED))
+                plan!(what, members::in_buckets::<3>(p, i64::MAX, WANTED))
             }
             (Walk::Bucket, Walk::Range) => {
-                plan!(what, members::username_bucket::<2>(p, i64::MAX, WANTED))
+                plan!(what, members::username_bucket::<3>(p, i64::MAX, WANTED))
             }
             (Walk::Range, Walk::Bucket) => {
-                plan!(what, members::name_bucket::<2>(p, i64::MAX, WANTED))
+                plan!(what, members::name_bucket::<3>(p, i64::MAX, WANTED))
             }
         }
     }
+    plan!(
+        format!(
+            "search broad q={}: both keys' three-letter buckets (in_buckets)",
+            broad.from
+        ),
+        members::in_buckets::<3>(&broad, i64::MAX, WANTED)
+    );
     plan!(
         format!(
             "search one letter q={}: both keys' buckets (in_buckets)",
@@ -1938,7 +1947,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     // search on that path. Candidates are the prefixes of every first name and of every pair's
     // username stem ("first.last") and name key ("first last"), so there is one at any size
     // (at 1,000,000 members every first name alone is past BROAD).
-    let near_broad = {
+    let (near_broad, over_broad) = {
         let last = members.last.len();
         let mut per_pair = vec![0usize; members.first.len() * last];
         for (row, &(f, l, _)) in members.rows.iter().enumerate() {
@@ -2001,7 +2010,44 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
                 }
             }
         }
-        best.map(|(_, p)| p).unwrap_or_else(|| narrow.clone())
+        let near_broad = best.map(|(_, p)| p).unwrap_or_else(|| narrow.clone());
+        // The prefix (four characters or more) whose bucket walks step over the most members
+        // for each one they find (bucket ÷ matches, summed over the keys past BROAD): the
+        // costliest search on the buckets' path, a prefix just broad in a large bucket.
+        let mut worst: Option<(f64, String)> = None;
+        for key in stems.iter().chain(&names).map(|(k, _)| k) {
+            let Some((head_end, _)) = key.char_indices().nth(3) else {
+                continue;
+            };
+            let head = &key[..head_end];
+            for end in key
+                .char_indices()
+                .map(|(i, _)| i)
+                .skip(4)
+                .chain([key.len()])
+            {
+                let p = &key[..end];
+                if p.ends_with(' ') {
+                    continue;
+                }
+                let per_found = |keys, count: usize| {
+                    if count > BROAD {
+                        starting(keys, head) as f64 / count as f64
+                    } else {
+                        0.0
+                    }
+                };
+                let cost = per_found((&stems, &stem_sums), starting((&stems, &stem_sums), p))
+                    + per_found((&names, &name_sums), starting((&names, &name_sums), p));
+                if cost > 0.0 && worst.as_ref().is_none_or(|(c, _)| cost > *c) {
+                    worst = Some((cost, p.to_owned()));
+                }
+            }
+        }
+        let over_broad = worst
+            .map(|(_, p)| p)
+            .unwrap_or_else(|| by_username_alone.clone());
+        (near_broad, over_broad)
     };
     let encode = |q: &str| {
         q.bytes()
@@ -2030,10 +2076,11 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         ("two letters", "ay"),
         ("just under BROAD", near_broad.as_str()),
         ("broad by username alone", by_username_alone.as_str()),
+        ("just over BROAD", over_broad.as_str()),
     ] {
         let (by_username, by_name) = members.matches(q);
         let walk = |n: usize| if n > BROAD { "bucket" } else { "index" };
-        let path = if q.chars().count() <= 2 {
+        let path = if q.chars().count() <= 3 {
             "bucket".to_owned()
         } else {
             format!("{} / {}", walk(by_username), walk(by_name))
@@ -2054,6 +2101,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             near_broad: &near_broad,
             broad: &broad,
             by_username_alone: &by_username_alone,
+            over_broad: &over_broad,
         },
         false,
     );
@@ -2100,8 +2148,8 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     println!(
         "folio on {backend} at {base}, concurrency 16, {seconds} s per case; a search's \
          (u+n, path): members whose username + whose name starts with q, and the path \
-         members.rs takes (one or two characters: their bucket; longer, key by key: its index \
-         when <= {BROAD}, else a walk of the first two characters' bucket)"
+         members.rs takes (one to three characters: their bucket; longer, key by key: its index \
+         when <= {BROAD}, else a walk of the first three characters' bucket)"
     );
     let client = Client::builder()
         .redirect(Policy::none())
@@ -2313,6 +2361,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         near_broad: &near_broad,
         broad: &broad,
         by_username_alone: &by_username_alone,
+        over_broad: &over_broad,
     };
     let plans = query_plans(&mut conn, deep_before, &searches, true);
     println!(
@@ -2349,17 +2398,26 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             .execute(&mut *conn)
             .expect("cache size");
     }
+    // Two passes probing on every call, as a prefix nobody searched lately costs, then one
+    // with the walks remembered, as Folio's requests run (`RecentWalks`).
+    let recent = folio::db::members::RecentWalks::new(64);
     let mut passes: Vec<Vec<f64>> = Vec::new();
-    for _ in 0..2 {
+    for pass in 0..3 {
+        let recent = (pass == 2).then_some(&recent);
         passes.push(
             newest_cases
                 .iter()
                 .map(|(_, before, prefix)| {
                     let t = Instant::now();
                     for _ in 0..runs {
-                        let found =
-                            folio::db::members::newest(&mut conn, *before, 21, prefix.as_ref())
-                                .expect("members::newest");
+                        let found = folio::db::members::newest(
+                            &mut conn,
+                            *before,
+                            21,
+                            prefix.as_ref(),
+                            recent,
+                        )
+                        .expect("members::newest");
                         assert!(!found.is_empty());
                     }
                     t.elapsed().as_secs_f64() * 1e6 / runs as f64
@@ -2369,10 +2427,13 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     }
     println!(
         "the database's part: members::newest, {runs} calls a case on one connection, server \
-         stopped (µs a call, two passes):"
+         stopped (µs a call: two passes probing every time, one with the walks remembered):"
     );
     for (i, (what, _, _)) in newest_cases.iter().enumerate() {
-        println!("  {what:<52} {:>8.1} {:>8.1}", passes[0][i], passes[1][i]);
+        println!(
+            "  {what:<52} {:>8.1} {:>8.1} {:>8.1}",
+            passes[0][i], passes[1][i], passes[2][i]
+        );
     }
 
     if let folio::db::DbConn::Sqlite(c) = &mut *conn {

@@ -225,6 +225,7 @@ fn serve(
         avatars: avatars.clone(),
         uploads_per_hour: settings.uploads_per_hour,
         sealer: crate::auth::Sealer::derive(key.master(), "totp secret"),
+        walks: std::sync::Arc::new(crate::db::members::RecentWalks::new(4096)),
     });
     let libravatar = web::Data::new(crate::libravatar::Libravatar::new(
         db.get_ref().clone(),

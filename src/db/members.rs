@@ -3,6 +3,8 @@
 //! list costs what the first one costs. Suspended members are never listed: every query says
 //! `suspended_at IS NULL`, which the search's partial indexes require (they hold no one else).
 
+use std::time::{Duration, Instant};
+
 use diesel::backend::Backend;
 use diesel::expression::{
     AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate,
@@ -51,6 +53,75 @@ macro_rules! member_columns {
 }
 const COLUMNS: member_columns!() = member_columns!();
 
+/// `key` starts with the prefix, written so that no index of `key` serves the test: a bucket
+/// walk must go down its bucket's index in id order, not read the key's range and sort it.
+/// SQLite compares `+key` with the range's bounds (a unary `+` keeps a column from its
+/// indexes), a third cheaper a step than calling `substr` on every entry the walk passes;
+/// PostgreSQL, which has no unary `+` for text, compares `substr(key, 1, length)` with the
+/// prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct StartsUnindexed<'q, K> {
+    key: K,
+    prefix: &'q Prefix,
+    length: i32,
+}
+
+impl<'q, K> StartsUnindexed<'q, K> {
+    fn new(key: K, prefix: &'q Prefix) -> Self {
+        let length = i32::try_from(prefix.chars()).unwrap_or(i32::MAX);
+        Self {
+            key,
+            prefix,
+            length,
+        }
+    }
+}
+
+impl<K> Expression for StartsUnindexed<'_, K> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<K: QueryFragment<Sqlite>> QueryFragment<Sqlite> for StartsUnindexed<'_, K> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("(+");
+        self.key.walk_ast(out.reborrow())?;
+        out.push_sql(" >= ");
+        out.push_bind_param::<Text, _>(&self.prefix.from)?;
+        out.push_sql(" AND +");
+        self.key.walk_ast(out.reborrow())?;
+        out.push_sql(" < ");
+        out.push_bind_param::<Text, _>(&self.prefix.until)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<K: QueryFragment<Pg>> QueryFragment<Pg> for StartsUnindexed<'_, K> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("(substr(");
+        self.key.walk_ast(out.reborrow())?;
+        out.push_sql(", 1, ");
+        out.push_bind_param::<Integer, _>(&self.length)?;
+        out.push_sql(") = ");
+        out.push_bind_param::<Text, _>(&self.prefix.from)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<K: QueryId> QueryId for StartsUnindexed<'_, K> {
+    type QueryId = StartsUnindexed<'static, K::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = K::HAS_STATIC_QUERY_ID;
+}
+
+impl<K: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for StartsUnindexed<'_, K> {}
+
+impl<K: SelectableExpression<QS>, QS> SelectableExpression<QS> for StartsUnindexed<'_, K> {}
+
+impl<K, GB> ValidGrouping<GB> for StartsUnindexed<'_, K> {
+    type IsAggregate = is_aggregate::Never;
+}
+
 // The members a search matched, in a subquery of the statement that reads their rows: diesel
 // wants a table read twice in one statement to go by two names.
 diesel::alias!(users as matched: Matched);
@@ -88,12 +159,14 @@ impl<const N: u8, GB> ValidGrouping<GB> for Literal<N> {
     type IsAggregate = is_aggregate::Never;
 }
 
-/// A prefix of three or more characters that more members than this share by a key (their
-/// username, or their display name) walks that key's bucket of its first two characters newest
-/// first; by a key fewer share it, it is read from that key's index, where the database keeps
-/// the newest of at most this many entries. Telling the two apart steps over at most this many
-/// index entries per key, inside the database. Prefixes of one or two characters always read
-/// their bucket.
+/// A prefix of four or more characters that more members than this share by a key (their
+/// username, or their display name) walks that key's bucket of its first three characters
+/// newest first; by a key fewer share it, it is read from that key's index, where the database
+/// keeps the newest of at most this many entries. Telling the two apart steps over at most this
+/// many index entries per key, inside the database. Prefixes of one to three characters always
+/// read their bucket. About the crossover for this site's largest three-letter bucket (`mar`,
+/// 7% of the members): the costliest rare prefix reads about 2 × BROAD entries, the costliest
+/// broad one BROAD + 21 × bucket ÷ BROAD.
 pub const BROAD: i64 = 1024;
 
 /// A query either backend runs, loading `T`s. Searches are written with diesel's `UNION`,
@@ -146,8 +219,8 @@ pub enum Walk {
     /// Read the key's index range, where the database keeps the newest of at most [`BROAD`]
     /// entries.
     Range,
-    /// Walk the members whose key starts with the prefix's first one or two characters,
-    /// newest first, until a page is found: for a prefix more than BROAD members share.
+    /// Walk the members whose key starts with the prefix's first three characters, newest
+    /// first, until a page is found: for a prefix more than BROAD members share.
     Bucket,
 }
 
@@ -160,12 +233,38 @@ pub struct Walks {
     pub by_name: Walk,
 }
 
-impl Walks {
-    /// Prefixes of one or two characters: the bucket is the prefix.
-    pub const BUCKETS: Walks = Walks {
-        by_username: Walk::Bucket,
-        by_name: Walk::Bucket,
-    };
+/// The walks recent first pages of a search took, by prefix, so that a search asked again
+/// skips the probe ([`broad`]). Whether a prefix is broad changes only as hundreds of members
+/// join, leave or rename under it, and a stale answer costs time, never a wrong page (either
+/// walk finds the same members), so each instance keeps an answer for [`RecentWalks::KEPT`].
+/// Only first pages: deeper down fewer members are older than the cursor, so a prefix broad
+/// at the top can be rare there.
+pub struct RecentWalks {
+    cache: quick_cache::sync::Cache<String, (Walks, Instant)>,
+}
+
+impl RecentWalks {
+    /// How long an answer is trusted.
+    pub const KEPT: Duration = Duration::from_secs(60);
+
+    /// Keeps the answers for about `prefixes` prefixes (a few dozen bytes each).
+    pub fn new(prefixes: usize) -> Self {
+        Self {
+            cache: quick_cache::sync::Cache::new(prefixes),
+        }
+    }
+
+    fn get(&self, prefix: &Prefix) -> Option<Walks> {
+        self.cache
+            .get(&prefix.from)
+            .filter(|(_, since)| since.elapsed() < Self::KEPT)
+            .map(|(walks, _)| walks)
+    }
+
+    fn put(&self, prefix: &Prefix, walks: Walks) {
+        self.cache
+            .insert(prefix.from.clone(), (walks, Instant::now()));
+    }
 }
 
 /// 1 when more than [`BROAD`] members older than `before` have the prefix in their username,
@@ -213,13 +312,12 @@ macro_rules! range {
 }
 
 /// A key's bucket walk: the members whose `$key` starts with the prefix's first `$bucket`
-/// characters, newest first, until `limit` have the whole prefix. The prefix itself is compared
-/// by `substr` too, which no index serves, so the database cannot choose the key's range
-/// instead.
+/// characters, newest first, until `limit` have the whole prefix. The prefix itself is
+/// compared so that no index serves it ([`StartsUnindexed`]), or the database could choose the
+/// key's range instead.
 macro_rules! bucket {
     ($key:expr, $prefix:expr, $before:expr, $limit:expr, $bucket:expr) => {{
         let head: String = $prefix.from.chars().take(usize::from($bucket)).collect();
-        let length = i32::try_from($prefix.chars()).unwrap_or(i32::MAX);
         matched
             .filter(
                 substr(
@@ -229,7 +327,7 @@ macro_rules! bucket {
                 )
                 .eq(head),
             )
-            .filter(substr(matched.field($key).nullable(), Literal::<1>, length).eq(&$prefix.from))
+            .filter(StartsUnindexed::new(matched.field($key), $prefix))
             .filter(matched.field(users::id).lt($before))
             .filter(matched.field(users::suspended_at).is_null())
             .select(matched.field(users::id))
@@ -240,7 +338,7 @@ macro_rules! bucket {
 
 /// One search statement per choice of walks: the newest `limit` members older than `before`
 /// with the prefix in either key, and their rows. `B`, the bucket's length, is the prefix's
-/// for one or two characters, else 2.
+/// for one to three characters, else 3.
 macro_rules! search {
     ($(#[$doc:meta])* $name:ident, $by_username:ident, $by_name:ident) => {
         $(#[$doc])*
@@ -265,7 +363,7 @@ search!(
     in_ranges, range, range
 );
 search!(
-    /// Both keys' buckets: a prefix of one or two characters, or broad by both keys.
+    /// Both keys' buckets: a prefix of one to three characters, or broad by both keys.
     in_buckets, bucket, bucket
 );
 search!(
@@ -288,27 +386,41 @@ pub fn page(before: i64, limit: i64) -> impl Statement<'static, Member> {
 }
 
 /// Up to `limit` members older than `before` (all when `None`), newest first: one statement,
-/// two for a search of three characters or more.
+/// two for a search of four characters or more unless `recent` knows the prefix's walks.
 pub fn newest(
     conn: &mut DbConn,
     before: Option<i64>,
     limit: i64,
     prefix: Option<&Prefix>,
+    recent: Option<&RecentWalks>,
 ) -> QueryResult<Vec<Member>> {
+    let first_page = before.is_none();
     let before = before.unwrap_or(i64::MAX);
     let Some(prefix) = prefix else {
         return load(conn, page(before, limit));
     };
-    let walks = match prefix.chars() {
+    match prefix.chars() {
         1 => return load(conn, in_buckets::<1>(prefix, before, limit)),
-        2 => Walks::BUCKETS,
-        _ => walks(conn, prefix, before)?,
+        2 => return load(conn, in_buckets::<2>(prefix, before, limit)),
+        3 => return load(conn, in_buckets::<3>(prefix, before, limit)),
+        _ => {}
+    }
+    let recent = recent.filter(|_| first_page);
+    let walks = match recent.and_then(|r| r.get(prefix)) {
+        Some(walks) => walks,
+        None => {
+            let walks = walks(conn, prefix, before)?;
+            if let Some(recent) = recent {
+                recent.put(prefix, walks);
+            }
+            walks
+        }
     };
     match (walks.by_username, walks.by_name) {
-        (Walk::Range, Walk::Range) => load(conn, in_ranges::<2>(prefix, before, limit)),
-        (Walk::Bucket, Walk::Bucket) => load(conn, in_buckets::<2>(prefix, before, limit)),
-        (Walk::Bucket, Walk::Range) => load(conn, username_bucket::<2>(prefix, before, limit)),
-        (Walk::Range, Walk::Bucket) => load(conn, name_bucket::<2>(prefix, before, limit)),
+        (Walk::Range, Walk::Range) => load(conn, in_ranges::<3>(prefix, before, limit)),
+        (Walk::Bucket, Walk::Bucket) => load(conn, in_buckets::<3>(prefix, before, limit)),
+        (Walk::Bucket, Walk::Range) => load(conn, username_bucket::<3>(prefix, before, limit)),
+        (Walk::Range, Walk::Bucket) => load(conn, name_bucket::<3>(prefix, before, limit)),
     }
 }
 
@@ -335,8 +447,10 @@ mod tests {
         assert!(kept(in_ranges::<2>(&prefix, 5, 21)));
         assert!(kept(in_buckets::<1>(&prefix, 5, 21)));
         assert!(kept(in_buckets::<2>(&prefix, 5, 21)));
-        assert!(kept(username_bucket::<2>(&prefix, 5, 21)));
-        assert!(kept(name_bucket::<2>(&prefix, 5, 21)));
+        assert!(kept(in_buckets::<3>(&prefix, 5, 21)));
+        assert!(kept(in_ranges::<3>(&prefix, 5, 21)));
+        assert!(kept(username_bucket::<3>(&prefix, 5, 21)));
+        assert!(kept(name_bucket::<3>(&prefix, 5, 21)));
     }
 
     #[test]
@@ -346,6 +460,24 @@ mod tests {
         assert!(
             sql.contains("substr(`matched`.`username_key`, 1, 2) = ?"),
             "{sql}"
+        );
+    }
+
+    #[test]
+    fn a_bucket_walk_tests_the_whole_prefix_where_no_index_serves_it() {
+        let prefix = Prefix::parse(Some("maria.g")).expect("a prefix");
+        let query = username_bucket::<3>(&prefix, 5, 21);
+        let sqlite = diesel::debug_query::<Sqlite, _>(&query).to_string();
+        assert!(
+            sqlite.contains("substr(`matched`.`username_key`, 1, 3) = ?")
+                && sqlite
+                    .contains("(+`matched`.`username_key` >= ? AND +`matched`.`username_key` < ?)"),
+            "{sqlite}"
+        );
+        let pg = diesel::debug_query::<Pg, _>(&query).to_string();
+        assert!(
+            pg.contains(r#"(substr("matched"."username_key", 1, $2) = $3)"#),
+            "{pg}"
         );
     }
 }

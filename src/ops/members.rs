@@ -20,12 +20,14 @@ pub async fn page(
     cursors: &CursorKey,
 ) -> anyhow::Result<(Vec<Member>, Option<String>)> {
     let (before, prefix) = (page.after.map(|c| c.before_id), page.prefix.clone());
+    let walks = ctx.walks.clone();
     // One more than the page shows, to know whether another page follows.
     let wanted = page.limit.get() + 1;
     let mut found = ctx
         .db
         .run(move |conn| {
-            members::newest(conn, before, wanted, prefix.as_ref()).map_err(anyhow::Error::from)
+            members::newest(conn, before, wanted, prefix.as_ref(), Some(&walks))
+                .map_err(anyhow::Error::from)
         })
         .await?;
     let next = if found.len() as i64 >= wanted {

@@ -26,6 +26,8 @@ pub struct Context {
     pub uploads_per_hour: u32,
     /// Seals the authenticator apps' secrets.
     pub sealer: crate::auth::Sealer,
+    /// How the directory's recent searches walked, so one asked again skips its probe.
+    pub walks: std::sync::Arc<crate::db::members::RecentWalks>,
 }
 
 /// Messages for the fields a person got wrong, by field name (`display_name`, `bio`, …), in

@@ -17,7 +17,7 @@ pub async fn home(
     urls: web::Data<PictureUrls>,
 ) -> Result<HttpResponse, AppError> {
     let newest = db
-        .run(|conn| Ok::<_, AppError>(members::newest(conn, None, NEWEST, None)?))
+        .run(|conn| Ok::<_, AppError>(members::newest(conn, None, NEWEST, None, None)?))
         .await?;
     let page = HomePage {
         layout: Layout::new(user.0.as_ref(), &session, false)?,

@@ -217,28 +217,81 @@ async fn a_prefix_most_members_share_pages_the_same_way() {
     let mut seeded: Vec<(&str, Option<&str>)> = bulk.iter().map(|m| (m.as_str(), None)).collect();
     // Near the top, where more than that many matches are still older than the page.
     seeded.insert(4150, ("other", Some("Bulky Name")));
+    // In the `bul` bucket a walk for `bulk` steps through, but not matches of it.
+    let bulls: Vec<String> = (0..40).map(|i| format!("bull{i:02}")).collect();
+    for (i, bull) in bulls.iter().enumerate() {
+        seeded.insert(100 * i + 37, (bull.as_str(), None));
+    }
     seeded.push(("zzz", None));
     seed_members(&app, &seeded);
+    let newest_first = |keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+        let mut names: Vec<String> = seeded
+            .iter()
+            .filter(|(name, display)| {
+                keep(name) || display.is_some_and(|d| keep(&d.to_lowercase()))
+            })
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+        names.reverse();
+        names
+    };
 
     let html = app.get_html("/users?q=BULK&limit=3").await;
     assert_eq!(handles(&html), ["bulk4199", "bulk4198", "bulk4197"]);
-    // Every match once, newest first: the display name "Bulky Name" among the usernames.
+    // Every match once, newest first: the display name "Bulky Name" among the usernames, no
+    // `bull`.
     let flat = all_pages(&app, "/users?q=bulk&limit=50").await.concat();
-    let mut expected: Vec<String> = seeded
-        .iter()
-        .map(|(name, _)| (*name).to_owned())
-        .filter(|name| name != "zzz")
-        .collect();
-    expected.reverse();
+    let expected = newest_first(&|name| name.starts_with("bulk"));
     assert_eq!(flat.len(), 4201);
     assert_eq!(flat, expected);
-    // One and two characters read their buckets: the same members, the same order.
-    for q in ["B", "bu"] {
+    // One to three characters read their buckets: the same members, the same order.
+    let everyone_b = newest_first(&|name| name.starts_with('b'));
+    assert_eq!(everyone_b.len(), 4241);
+    for q in ["B", "bu", "bUl"] {
         let page = handles(&app.get_html(&format!("/users?q={q}&limit=50")).await);
-        assert_eq!(page, expected[..50], "{q}");
+        assert_eq!(page, everyone_b[..50], "{q}");
     }
     let deep = all_pages(&app, "/users?q=b&limit=50").await.concat();
-    assert_eq!(deep, expected);
+    assert_eq!(deep, everyone_b);
+    let deep = all_pages(&app, "/users?q=bul&limit=50").await.concat();
+    assert_eq!(deep, everyone_b);
+    // A rare prefix inside that bucket is read from the name indexes.
+    assert_eq!(
+        handles(&app.get_html("/users?q=bull3").await),
+        [
+            "bull39", "bull38", "bull37", "bull36", "bull35", "bull34", "bull33", "bull32",
+            "bull31", "bull30"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_search_asked_again_finds_what_changed_since() {
+    // The walks of a prefix's first page are remembered for a while (db/members.rs,
+    // `RecentWalks`); once stale they may cost time, never a member.
+    let app = spawn_app().await;
+    let early = names("grow", 3);
+    seed_members(
+        &app,
+        &early.iter().map(|m| (m.as_str(), None)).collect::<Vec<_>>(),
+    );
+    // Rare: remembered as read from the name indexes.
+    assert_eq!(
+        handles(&app.get_html("/users?q=grow").await),
+        ["grow002", "grow001", "grow000"]
+    );
+    // Now more than that path is chosen for, and one of the newest is suspended.
+    let more: Vec<String> = (3..1200).map(|i| format!("grow{i:04}")).collect();
+    seed_members(
+        &app,
+        &more.iter().map(|m| (m.as_str(), None)).collect::<Vec<_>>(),
+    );
+    app.execute_sql("UPDATE users SET suspended_at = 1 WHERE username = 'grow1199'");
+    let page = handles(&app.get_html("/users?q=grow&limit=3").await);
+    assert_eq!(page, ["grow1198", "grow1197", "grow1196"]);
+    let all = all_pages(&app, "/users?q=grow&limit=50").await.concat();
+    assert_eq!(all.len(), 1199);
+    assert_eq!(all.last().map(String::as_str), Some("grow000"));
 }
 
 #[tokio::test]

@@ -1,0 +1,1 @@
+DROP INDEX users_username_first3, users_display_name_first3;
