@@ -66,8 +66,17 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
 
 fn stage_table(cases: &[Case], limits: &Limits) {
     println!(
-        "\n{:<36} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>12}",
-        "image", "decode", "resize", "encode", "total", "master only", "added", "PSNR vs full"
+        "\n{:<36} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>9} {:>12}",
+        "image",
+        "decode",
+        "resize",
+        "encode",
+        "total",
+        "master only",
+        "added",
+        "600 thr.",
+        "beside",
+        "PSNR vs full"
     );
     let master_only = Options {
         renditions: false,
@@ -113,7 +122,7 @@ fn stage_table(cases: &[Case], limits: &Limits) {
         .master;
         let quality = psnr(&decode_rgb(&shrunk), &decode_rgb(&full));
         println!(
-            "{:<36} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>9.2}ms {:>7.1}% {:>9.1} dB",
+            "{:<36} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>9.2}ms {:>7.1}% {:>7.2}ms {:>7.2}ms {:>9.1} dB",
             case.name,
             stage(|t| t.decode),
             stage(|t| t.resize),
@@ -121,6 +130,8 @@ fn stage_table(cases: &[Case], limits: &Limits) {
             total,
             alone,
             100.0 * (total - alone) / alone,
+            stage(|t| t.large),
+            stage(|t| t.beside),
             quality
         );
     }
