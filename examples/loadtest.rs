@@ -1987,14 +1987,15 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             let to = from + keys[from..].partition_point(|(k, _)| k.starts_with(p));
             sums[to] - sums[from]
         };
+        // Two picks from one pass over the candidates. `near_broad`: the prefix with the most
+        // matches that the name indexes still answer. `worst` (four characters or more): the
+        // prefix whose bucket walks step over the most members for each one they find (bucket ÷
+        // matches, summed over the keys past BROAD), a prefix just broad in a large bucket.
         let mut best: Option<(usize, String)> = None;
+        let mut worst: Option<(f64, String)> = None;
         for key in stems.iter().chain(&names).map(|(k, _)| k) {
-            for end in key
-                .char_indices()
-                .map(|(i, _)| i)
-                .skip(3)
-                .chain([key.len()])
-            {
+            let ends: Vec<usize> = key.char_indices().map(|(i, _)| i).collect();
+            for (chars, end) in ends.iter().copied().chain([key.len()]).enumerate().skip(3) {
                 let p = &key[..end];
                 if p.ends_with(' ') {
                     continue;
@@ -2008,28 +2009,10 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
                 {
                     best = Some((total, p.to_owned()));
                 }
-            }
-        }
-        let near_broad = best.map(|(_, p)| p).unwrap_or_else(|| narrow.clone());
-        // The prefix (four characters or more) whose bucket walks step over the most members
-        // for each one they find (bucket ÷ matches, summed over the keys past BROAD): the
-        // costliest search on the buckets' path, a prefix just broad in a large bucket.
-        let mut worst: Option<(f64, String)> = None;
-        for key in stems.iter().chain(&names).map(|(k, _)| k) {
-            let Some((head_end, _)) = key.char_indices().nth(3) else {
-                continue;
-            };
-            let head = &key[..head_end];
-            for end in key
-                .char_indices()
-                .map(|(i, _)| i)
-                .skip(4)
-                .chain([key.len()])
-            {
-                let p = &key[..end];
-                if p.ends_with(' ') {
+                if chars < 4 {
                     continue;
                 }
+                let head = &key[..ends[3]];
                 let per_found = |keys, count: usize| {
                     if count > BROAD {
                         starting(keys, head) as f64 / count as f64
@@ -2037,13 +2020,14 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
                         0.0
                     }
                 };
-                let cost = per_found((&stems, &stem_sums), starting((&stems, &stem_sums), p))
-                    + per_found((&names, &name_sums), starting((&names, &name_sums), p));
+                let cost = per_found((&stems, &stem_sums), by_username)
+                    + per_found((&names, &name_sums), by_name);
                 if cost > 0.0 && worst.as_ref().is_none_or(|(c, _)| cost > *c) {
                     worst = Some((cost, p.to_owned()));
                 }
             }
         }
+        let near_broad = best.map(|(_, p)| p).unwrap_or_else(|| narrow.clone());
         let over_broad = worst
             .map(|(_, p)| p)
             .unwrap_or_else(|| by_username_alone.clone());

@@ -282,7 +282,8 @@ fn resize(source: &FrImage, region: Option<Region>, side: u32) -> Result<Vec<u8>
 
 /// The 600×600's filter: Catmull-Rom (bicubic) reads two source pixels each side where
 /// Lanczos3 reads three, and the 600×600's resize is on the path every large upload waits for
-/// (its thread is the longer of the two). Shown at 2× density, the two are hard to tell apart.
+/// (its thread is the longer of the two). On the benchmark's photos and PNG the two 600×600s
+/// differ by at most 4 levels of 255 (PSNR 56 dB).
 const LARGE_FILTER: FilterType = FilterType::CatmullRom;
 
 fn resize_with(
