@@ -79,9 +79,20 @@ function assertColour(actual, expected, what, tolerance = 40) {
   assert.ok(close, `${what}: expected about rgb(${expected}), got rgb(${actual})`);
 }
 
-/** Which element has the keyboard focus: its id. */
+/**
+ * Which element has the keyboard focus: its id. Read after two animation frames: a page's
+ * `autofocus` is applied when the browser next renders, which on a busy machine can come after
+ * the navigation that loaded it has returned.
+ */
 function focusedId(page) {
-  return page.evaluate(() => document.activeElement?.id ?? null);
+  return page.evaluate(
+    () =>
+      new Promise((resolve) =>
+        requestAnimationFrame(() =>
+          requestAnimationFrame(() => resolve(document.activeElement?.id ?? null)),
+        ),
+      ),
+  );
 }
 
 /**
