@@ -1018,6 +1018,10 @@ fn directory_key() -> [u8; 64] {
 /// walking the members newest first (`BROAD` in src/db/members.rs).
 const BROAD: usize = folio::db::members::BROAD as usize;
 
+/// A prefix of up to this many characters is read from a bucket of its own, a longer one walks
+/// the bucket of its first this many (`HEAD` in src/db/members.rs).
+const HEAD: usize = folio::db::members::HEAD;
+
 /// Comma-separated `Display|ascii`: the name as people write it and as it goes into a
 /// username; a name without `|` is ASCII already. The most common first come first: picks follow a Zipf-like law.
 const FIRST_NAMES: &str = "\
@@ -1529,7 +1533,7 @@ struct PlanSearches<'a> {
 }
 
 /// The plans of the SQL that src/db/members.rs issues: its own statements (`members::page`,
-/// `broad`, `in_ranges`, `in_buckets`), on this connection, in the order a request runs them.
+/// `in_heads`, `broad`, `in_ranges`, `in_buckets`), on this connection, in the order a request runs them.
 fn query_plans(
     conn: &mut folio::db::DbConn,
     deep_before: i64,
@@ -1563,10 +1567,16 @@ fn query_plans(
         format!("deep page (before id {deep_before})"),
         members::page(deep_before, WANTED)
     );
+    plan!(
+        format!(
+            "search broad by username alone q={}: both keys' own buckets (in_heads)",
+            by_username_alone.from
+        ),
+        members::in_heads::<6>(&by_username_alone, i64::MAX, WANTED)
+    );
     for (what, p) in [
         ("narrow", &narrow),
         ("just under BROAD", &near_broad),
-        ("broad by username alone", &by_username_alone),
         ("just over BROAD", &over_broad),
     ] {
         let q = &p.from;
@@ -1578,39 +1588,39 @@ fn query_plans(
         let what = format!("search {what} q={q}: the walks and their rows");
         match (walks.by_username, walks.by_name) {
             (Walk::Range, Walk::Range) => {
-                plan!(what, members::in_ranges::<3>(p, i64::MAX, WANTED))
+                plan!(what, members::in_ranges::<12>(p, i64::MAX, WANTED))
             }
             (Walk::Bucket, Walk::Bucket) => {
-                plan!(what, members::in_buckets::<3>(p, i64::MAX, WANTED))
+                plan!(what, members::in_buckets::<12>(p, i64::MAX, WANTED))
             }
             (Walk::Bucket, Walk::Range) => {
-                plan!(what, members::username_bucket::<3>(p, i64::MAX, WANTED))
+                plan!(what, members::username_bucket::<12>(p, i64::MAX, WANTED))
             }
             (Walk::Range, Walk::Bucket) => {
-                plan!(what, members::name_bucket::<3>(p, i64::MAX, WANTED))
+                plan!(what, members::name_bucket::<12>(p, i64::MAX, WANTED))
             }
         }
     }
     plan!(
         format!(
-            "search broad q={}: both keys' three-letter buckets (in_buckets)",
+            "search broad q={}: both keys' own buckets (in_heads)",
             broad.from
         ),
-        members::in_buckets::<3>(&broad, i64::MAX, WANTED)
+        members::in_heads::<3>(&broad, i64::MAX, WANTED)
     );
     plan!(
         format!(
-            "search one letter q={}: both keys' buckets (in_buckets)",
+            "search one letter q={}: both keys' own buckets (in_heads)",
             one.from
         ),
-        members::in_buckets::<1>(&one, i64::MAX, WANTED)
+        members::in_heads::<1>(&one, i64::MAX, WANTED)
     );
     plan!(
         format!(
-            "search two letters q={}: both keys' buckets (in_buckets)",
+            "search two letters q={}: both keys' own buckets (in_heads)",
             two.from
         ),
-        members::in_buckets::<2>(&two, i64::MAX, WANTED)
+        members::in_heads::<2>(&two, i64::MAX, WANTED)
     );
     plans
 }
@@ -1942,7 +1952,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             members.last[pair % last].1
         )
     };
-    // The prefix (three characters or more) with the most listed matches that the name
+    // The prefix (longer than HEAD) with the most listed matches that the name
     // indexes still answer (at most BROAD by username and at most BROAD by name): the costliest
     // search on that path. Candidates are the prefixes of every first name and of every pair's
     // username stem ("first.last") and name key ("first last"), so there is one at any size
@@ -1987,15 +1997,16 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
             let to = from + keys[from..].partition_point(|(k, _)| k.starts_with(p));
             sums[to] - sums[from]
         };
-        // Two picks from one pass over the candidates. `near_broad`: the prefix with the most
-        // matches that the name indexes still answer. `worst` (four characters or more): the
-        // prefix whose bucket walks step over the most members for each one they find (bucket ÷
-        // matches, summed over the keys past BROAD), a prefix just broad in a large bucket.
+        // Two picks from one pass over the candidates longer than HEAD (shorter ones read
+        // their own buckets). `near_broad`: the prefix with the most matches that the name
+        // indexes still answer. `worst`: the prefix whose bucket walks step over the most
+        // members for each one they find (bucket ÷ matches, summed over the keys past BROAD),
+        // a prefix just broad in a large bucket.
         let mut best: Option<(usize, String)> = None;
         let mut worst: Option<(f64, String)> = None;
         for key in stems.iter().chain(&names).map(|(k, _)| k) {
             let ends: Vec<usize> = key.char_indices().map(|(i, _)| i).collect();
-            for (chars, end) in ends.iter().copied().chain([key.len()]).enumerate().skip(3) {
+            for end in ends.iter().copied().chain([key.len()]).skip(HEAD + 1) {
                 let p = &key[..end];
                 if p.ends_with(' ') {
                     continue;
@@ -2009,10 +2020,7 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
                 {
                     best = Some((total, p.to_owned()));
                 }
-                if chars < 4 {
-                    continue;
-                }
-                let head = &key[..ends[3]];
+                let head = &key[..ends[HEAD]];
                 let per_found = |keys, count: usize| {
                     if count > BROAD {
                         starting(keys, head) as f64 / count as f64
@@ -2061,10 +2069,14 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
         ("just under BROAD", near_broad.as_str()),
         ("broad by username alone", by_username_alone.as_str()),
         ("just over BROAD", over_broad.as_str()),
+        // The costliest searches before every prefix of up to HEAD characters had a bucket of
+        // its own: a walk of `mar` or a sort of a thousand index entries.
+        ("seven characters, once a walk of mar", "maria.g"),
+        ("seven characters, once a sort", "ahmed.m"),
     ] {
         let (by_username, by_name) = members.matches(q);
         let walk = |n: usize| if n > BROAD { "bucket" } else { "index" };
-        let path = if q.chars().count() <= 3 {
+        let path = if q.chars().count() <= HEAD {
             "bucket".to_owned()
         } else {
             format!("{} / {}", walk(by_username), walk(by_name))
@@ -2132,8 +2144,8 @@ async fn directory(seconds: u64, database_url: &str, n: usize) {
     println!(
         "folio on {backend} at {base}, concurrency 16, {seconds} s per case; a search's \
          (u+n, path): members whose username + whose name starts with q, and the path \
-         members.rs takes (one to three characters: their bucket; longer, key by key: its index \
-         when <= {BROAD}, else a walk of the first three characters' bucket)"
+         members.rs takes (one to {HEAD} characters: their bucket; longer, key by key: its index \
+         when <= {BROAD}, else a walk of the first {HEAD} characters' bucket)"
     );
     let client = Client::builder()
         .redirect(Policy::none())

@@ -159,15 +159,21 @@ impl<const N: u8, GB> ValidGrouping<GB> for Literal<N> {
     type IsAggregate = is_aggregate::Never;
 }
 
-/// A prefix of four or more characters that more members than this share by a key (their
-/// username, or their display name) walks that key's bucket of its first three characters
-/// newest first; by a key fewer share it, it is read from that key's index, where the database
-/// keeps the newest of at most this many entries. Telling the two apart steps over at most this
-/// many index entries per key, inside the database. Prefixes of one to three characters always
-/// read their bucket. About the crossover for this site's largest three-letter bucket (`mar`,
-/// 7% of the members): the costliest rare prefix reads about 2 × BROAD entries, the costliest
-/// broad one BROAD + 21 × bucket ÷ BROAD.
-pub const BROAD: i64 = 1024;
+/// The longest prefix that is a bucket of its own: the members whose key starts with a prefix
+/// of one to this many characters are read newest first from one index of those first
+/// characters (migrations: `users_{username,display_name}_first1` … `first12`), 21 entries for a
+/// page however many members share it.
+pub const HEAD: usize = 12;
+
+/// A longer prefix that more members than this share by a key (their username, or their
+/// display name) walks that key's bucket of its first [`HEAD`] characters newest first; by a
+/// key fewer share it, it is read from that key's index, where the database keeps the newest of
+/// at most this many entries. Telling the two apart steps over at most this many index entries
+/// per key, inside the database. About the crossover for the largest twelve-letter buckets of
+/// the benchmark's million members (`mohammed.sch`, 350 members: √(21 × 350) ≈ 86): the
+/// costliest rare prefix reads about 2 × BROAD entries, the costliest broad one BROAD + 21 ×
+/// bucket ÷ BROAD.
+pub const BROAD: i64 = 128;
 
 /// A query either backend runs, loading `T`s. Searches are written with diesel's `UNION`,
 /// which `MultiConnection` lacks, so each is built once here and run on the variant's own
@@ -219,14 +225,14 @@ pub enum Walk {
     /// Read the key's index range, where the database keeps the newest of at most [`BROAD`]
     /// entries.
     Range,
-    /// Walk the members whose key starts with the prefix's first three characters, newest
+    /// Walk the members whose key starts with the prefix's first [`HEAD`] characters, newest
     /// first, until a page is found: for a prefix more than BROAD members share.
     Bucket,
 }
 
-/// The walk of each key. A prefix broad by one key is often rare by the other (`maria.` is in
-/// every Maria's username and in no display name), and a bucket walk for a key with few
-/// matches would step through its whole bucket.
+/// The walk of each key. A prefix broad by one key is often rare by the other (`mohammed.schm`,
+/// with a username's dot, is in no display name), and a bucket walk for a key with few matches
+/// would step through its whole bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Walks {
     pub by_username: Walk,
@@ -283,7 +289,7 @@ pub fn broad<'q>(prefix: &'q Prefix, before: i64) -> impl Statement<'q, i32> + '
         )
 }
 
-/// How a search for `prefix` (of three characters or more) reads each key.
+/// How a search for `prefix` (longer than [`HEAD`]) reads each key.
 pub fn walks(conn: &mut DbConn, prefix: &Prefix, before: i64) -> QueryResult<Walks> {
     let broad = load(conn, broad(prefix, before))?;
     let walk = |key| {
@@ -311,13 +317,10 @@ macro_rules! range {
     };
 }
 
-/// A key's bucket walk: the members whose `$key` starts with the prefix's first `$bucket`
-/// characters, newest first, until `limit` have the whole prefix. The prefix itself is
-/// compared so that no index serves it ([`StartsUnindexed`]), or the database could choose the
-/// key's range instead.
-macro_rules! bucket {
-    ($key:expr, $prefix:expr, $before:expr, $limit:expr, $bucket:expr) => {{
-        let head: String = $prefix.from.chars().take(usize::from($bucket)).collect();
+/// The members older than `before` whose `$key` starts with `$head`, of `$bucket` characters:
+/// a bucket's index, newest first.
+macro_rules! heads {
+    ($key:expr, $head:expr, $before:expr, $bucket:expr) => {
         matched
             .filter(
                 substr(
@@ -325,11 +328,33 @@ macro_rules! bucket {
                     Literal::<1>,
                     Literal::<$bucket>,
                 )
-                .eq(head),
+                .eq($head),
             )
-            .filter(StartsUnindexed::new(matched.field($key), $prefix))
             .filter(matched.field(users::id).lt($before))
             .filter(matched.field(users::suspended_at).is_null())
+    };
+}
+
+/// A key's bucket: the newest `limit` of the members whose `$key` starts with a prefix of
+/// `$bucket` characters, the bucket's own.
+macro_rules! head {
+    ($key:expr, $prefix:expr, $before:expr, $limit:expr, $bucket:expr) => {
+        heads!($key, &$prefix.from, $before, $bucket)
+            .select(matched.field(users::id))
+            .order(matched.field(users::id).desc())
+            .limit($limit)
+    };
+}
+
+/// A key's bucket walk: the members whose `$key` starts with the prefix's first `$bucket`
+/// characters, newest first, until `limit` have the whole prefix. The prefix itself is
+/// compared so that no index serves it ([`StartsUnindexed`]), or the database could choose the
+/// key's range instead.
+macro_rules! bucket {
+    ($key:expr, $prefix:expr, $before:expr, $limit:expr, $bucket:expr) => {{
+        let head: String = $prefix.from.chars().take(usize::from($bucket)).collect();
+        heads!($key, head, $before, $bucket)
+            .filter(StartsUnindexed::new(matched.field($key), $prefix))
             .select(matched.field(users::id))
             .order(matched.field(users::id).desc())
             .limit($limit)
@@ -337,8 +362,8 @@ macro_rules! bucket {
 }
 
 /// One search statement per choice of walks: the newest `limit` members older than `before`
-/// with the prefix in either key, and their rows. `B`, the bucket's length, is the prefix's
-/// for one to three characters, else 3.
+/// with the prefix in either key, and their rows. `B` is the bucket's length: the prefix's own
+/// for [`in_heads`], [`HEAD`] for the walks of a longer prefix.
 macro_rules! search {
     ($(#[$doc:meta])* $name:ident, $by_username:ident, $by_name:ident) => {
         $(#[$doc])*
@@ -359,11 +384,15 @@ macro_rules! search {
 }
 
 search!(
+    /// Both keys' buckets of the prefix itself: a prefix of one to [`HEAD`] characters.
+    in_heads, head, head
+);
+search!(
     /// Both keys' ranges: a prefix at most [`BROAD`] members share by either.
     in_ranges, range, range
 );
 search!(
-    /// Both keys' buckets: a prefix of one to three characters, or broad by both keys.
+    /// Both keys' buckets: a prefix broad by both keys.
     in_buckets, bucket, bucket
 );
 search!(
@@ -386,7 +415,7 @@ pub fn page(before: i64, limit: i64) -> impl Statement<'static, Member> {
 }
 
 /// Up to `limit` members older than `before` (all when `None`), newest first: one statement,
-/// two for a search of four characters or more unless `recent` knows the prefix's walks.
+/// two for a search longer than [`HEAD`] unless `recent` knows the prefix's walks.
 pub fn newest(
     conn: &mut DbConn,
     before: Option<i64>,
@@ -400,11 +429,24 @@ pub fn newest(
         return load(conn, page(before, limit));
     };
     match prefix.chars() {
-        1 => return load(conn, in_buckets::<1>(prefix, before, limit)),
-        2 => return load(conn, in_buckets::<2>(prefix, before, limit)),
-        3 => return load(conn, in_buckets::<3>(prefix, before, limit)),
+        1 => return load(conn, in_heads::<1>(prefix, before, limit)),
+        2 => return load(conn, in_heads::<2>(prefix, before, limit)),
+        3 => return load(conn, in_heads::<3>(prefix, before, limit)),
+        4 => return load(conn, in_heads::<4>(prefix, before, limit)),
+        5 => return load(conn, in_heads::<5>(prefix, before, limit)),
+        6 => return load(conn, in_heads::<6>(prefix, before, limit)),
+        7 => return load(conn, in_heads::<7>(prefix, before, limit)),
+        8 => return load(conn, in_heads::<8>(prefix, before, limit)),
+        9 => return load(conn, in_heads::<9>(prefix, before, limit)),
+        10 => return load(conn, in_heads::<10>(prefix, before, limit)),
+        11 => return load(conn, in_heads::<11>(prefix, before, limit)),
+        12 => return load(conn, in_heads::<12>(prefix, before, limit)),
         _ => {}
     }
+    const _: () = assert!(
+        HEAD == 12,
+        "a prefix of up to HEAD characters reads its own bucket"
+    );
     let recent = recent.filter(|_| first_page);
     let walks = match recent.and_then(|r| r.get(prefix)) {
         Some(walks) => walks,
@@ -417,10 +459,10 @@ pub fn newest(
         }
     };
     match (walks.by_username, walks.by_name) {
-        (Walk::Range, Walk::Range) => load(conn, in_ranges::<3>(prefix, before, limit)),
-        (Walk::Bucket, Walk::Bucket) => load(conn, in_buckets::<3>(prefix, before, limit)),
-        (Walk::Bucket, Walk::Range) => load(conn, username_bucket::<3>(prefix, before, limit)),
-        (Walk::Range, Walk::Bucket) => load(conn, name_bucket::<3>(prefix, before, limit)),
+        (Walk::Range, Walk::Range) => load(conn, in_ranges::<12>(prefix, before, limit)),
+        (Walk::Bucket, Walk::Bucket) => load(conn, in_buckets::<12>(prefix, before, limit)),
+        (Walk::Bucket, Walk::Range) => load(conn, username_bucket::<12>(prefix, before, limit)),
+        (Walk::Range, Walk::Bucket) => load(conn, name_bucket::<12>(prefix, before, limit)),
     }
 }
 
@@ -445,18 +487,19 @@ mod tests {
         assert!(kept(page(5, 21)));
         assert!(kept(broad(&prefix, 5)));
         assert!(kept(in_ranges::<2>(&prefix, 5, 21)));
-        assert!(kept(in_buckets::<1>(&prefix, 5, 21)));
-        assert!(kept(in_buckets::<2>(&prefix, 5, 21)));
-        assert!(kept(in_buckets::<3>(&prefix, 5, 21)));
-        assert!(kept(in_ranges::<3>(&prefix, 5, 21)));
-        assert!(kept(username_bucket::<3>(&prefix, 5, 21)));
-        assert!(kept(name_bucket::<3>(&prefix, 5, 21)));
+        assert!(kept(in_heads::<1>(&prefix, 5, 21)));
+        assert!(kept(in_heads::<5>(&prefix, 5, 21)));
+        assert!(kept(in_heads::<12>(&prefix, 5, 21)));
+        assert!(kept(in_buckets::<12>(&prefix, 5, 21)));
+        assert!(kept(in_ranges::<12>(&prefix, 5, 21)));
+        assert!(kept(username_bucket::<12>(&prefix, 5, 21)));
+        assert!(kept(name_bucket::<12>(&prefix, 5, 21)));
     }
 
     #[test]
     fn a_literal_is_written_into_the_sql() {
         let prefix = Prefix::parse(Some("ma")).expect("a prefix");
-        let sql = diesel::debug_query::<Sqlite, _>(&in_buckets::<2>(&prefix, 5, 21)).to_string();
+        let sql = diesel::debug_query::<Sqlite, _>(&in_heads::<2>(&prefix, 5, 21)).to_string();
         assert!(
             sql.contains("substr(`matched`.`username_key`, 1, 2) = ?"),
             "{sql}"
@@ -465,18 +508,18 @@ mod tests {
 
     #[test]
     fn a_bucket_walk_tests_the_whole_prefix_where_no_index_serves_it() {
-        let prefix = Prefix::parse(Some("maria.g")).expect("a prefix");
-        let query = username_bucket::<3>(&prefix, 5, 21);
+        let prefix = Prefix::parse(Some("maria.garcia12")).expect("a prefix");
+        let query = username_bucket::<12>(&prefix, 5, 21);
         let sqlite = diesel::debug_query::<Sqlite, _>(&query).to_string();
         assert!(
-            sqlite.contains("substr(`matched`.`username_key`, 1, 3) = ?")
+            sqlite.contains("substr(`matched`.`username_key`, 1, 12) = ?")
                 && sqlite
                     .contains("(+`matched`.`username_key` >= ? AND +`matched`.`username_key` < ?)"),
             "{sqlite}"
         );
         let pg = diesel::debug_query::<Pg, _>(&query).to_string();
         assert!(
-            pg.contains(r#"(substr("matched"."username_key", 1, $2) = $3)"#),
+            pg.contains(r#"(substr("matched"."username_key", 1, $3) = $4)"#),
             "{pg}"
         );
     }

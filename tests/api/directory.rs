@@ -210,17 +210,19 @@ async fn search_finds_the_start_of_a_username_or_a_display_name_ignoring_case() 
 
 #[tokio::test]
 async fn a_prefix_most_members_share_pages_the_same_way() {
-    // More matches than the name indexes are read for (see db/members.rs): the directory is
-    // walked newest first instead, and must give the same answers.
+    // A prefix longer than the buckets of their own (`HEAD` in db/members.rs) with more
+    // matches than the name indexes are read for: its twelve-letter bucket is walked newest
+    // first instead, and must give the same answers.
     let app = spawn_app().await;
-    let bulk: Vec<String> = (0..4200).map(|i| format!("bulk{i:04}")).collect();
+    let bulk: Vec<String> = (0..600).map(|i| format!("bulkheadings.{i:03}")).collect();
     let mut seeded: Vec<(&str, Option<&str>)> = bulk.iter().map(|m| (m.as_str(), None)).collect();
     // Near the top, where more than that many matches are still older than the page.
-    seeded.insert(4150, ("other", Some("Bulky Name")));
-    // In the `bul` bucket a walk for `bulk` steps through, but not matches of it.
-    let bulls: Vec<String> = (0..40).map(|i| format!("bull{i:02}")).collect();
-    for (i, bull) in bulls.iter().enumerate() {
-        seeded.insert(100 * i + 37, (bull.as_str(), None));
+    seeded.insert(560, ("other", Some("Bulkheadings.Co")));
+    // In the `bulkheadings` bucket a walk for `bulkheadings.` steps through, but not matches
+    // of it.
+    let walls: Vec<String> = (0..40).map(|i| format!("bulkheadingss{i:02}")).collect();
+    for (i, wall) in walls.iter().enumerate() {
+        seeded.insert(15 * i + 7, (wall.as_str(), None));
     }
     seeded.push(("zzz", None));
     seed_members(&app, &seeded);
@@ -236,32 +238,48 @@ async fn a_prefix_most_members_share_pages_the_same_way() {
         names
     };
 
-    let html = app.get_html("/users?q=BULK&limit=3").await;
-    assert_eq!(handles(&html), ["bulk4199", "bulk4198", "bulk4197"]);
-    // Every match once, newest first: the display name "Bulky Name" among the usernames, no
-    // `bull`.
-    let flat = all_pages(&app, "/users?q=bulk&limit=50").await.concat();
-    let expected = newest_first(&|name| name.starts_with("bulk"));
-    assert_eq!(flat.len(), 4201);
+    let html = app.get_html("/users?q=BULKHEADINGS.&limit=3").await;
+    assert_eq!(
+        handles(&html),
+        ["bulkheadings.599", "bulkheadings.598", "bulkheadings.597"]
+    );
+    // Every match once, newest first: the display name "Bulkheadings.Co" among the usernames, no
+    // `bulkheadingss`.
+    let flat = all_pages(&app, "/users?q=bulkheadings.&limit=50")
+        .await
+        .concat();
+    let expected = newest_first(&|name| name.starts_with("bulkheadings."));
+    assert_eq!(flat.len(), 601);
     assert_eq!(flat, expected);
-    // One to three characters read their buckets: the same members, the same order.
+    // One to twelve characters read their own buckets: the same members, the same order.
     let everyone_b = newest_first(&|name| name.starts_with('b'));
-    assert_eq!(everyone_b.len(), 4241);
-    for q in ["B", "bu", "bUl"] {
+    assert_eq!(everyone_b.len(), 641);
+    let heads = (1..=12).map(|n| {
+        let head = &"bulkheadings"[..n];
+        // Upper case for every other length: the key is lowered, the prefix too.
+        if n % 2 == 1 {
+            head.to_uppercase()
+        } else {
+            head.to_owned()
+        }
+    });
+    for q in heads {
         let page = handles(&app.get_html(&format!("/users?q={q}&limit=50")).await);
         assert_eq!(page, everyone_b[..50], "{q}");
     }
     let deep = all_pages(&app, "/users?q=b&limit=50").await.concat();
     assert_eq!(deep, everyone_b);
-    let deep = all_pages(&app, "/users?q=bul&limit=50").await.concat();
+    let deep = all_pages(&app, "/users?q=bulkheadings&limit=50")
+        .await
+        .concat();
     assert_eq!(deep, everyone_b);
     // A rare prefix inside that bucket is read from the name indexes.
     assert_eq!(
-        handles(&app.get_html("/users?q=bull3").await),
-        [
-            "bull39", "bull38", "bull37", "bull36", "bull35", "bull34", "bull33", "bull32",
-            "bull31", "bull30"
-        ]
+        handles(&app.get_html("/users?q=bulkheadingss3").await),
+        (30..40)
+            .rev()
+            .map(|i| format!("bulkheadingss{i}"))
+            .collect::<Vec<_>>()
     );
 }
 
@@ -270,28 +288,37 @@ async fn a_search_asked_again_finds_what_changed_since() {
     // The walks of a prefix's first page are remembered for a while (db/members.rs,
     // `RecentWalks`); once stale they may cost time, never a member.
     let app = spawn_app().await;
-    let early = names("grow", 3);
+    let early = names("greenhouseful", 3);
     seed_members(
         &app,
         &early.iter().map(|m| (m.as_str(), None)).collect::<Vec<_>>(),
     );
     // Rare: remembered as read from the name indexes.
     assert_eq!(
-        handles(&app.get_html("/users?q=grow").await),
-        ["grow002", "grow001", "grow000"]
+        handles(&app.get_html("/users?q=greenhouseful").await),
+        ["greenhouseful002", "greenhouseful001", "greenhouseful000"]
     );
     // Now more than that path is chosen for, and one of the newest is suspended.
-    let more: Vec<String> = (3..1200).map(|i| format!("grow{i:04}")).collect();
+    let more: Vec<String> = (3..400).map(|i| format!("greenhouseful{i:04}")).collect();
     seed_members(
         &app,
         &more.iter().map(|m| (m.as_str(), None)).collect::<Vec<_>>(),
     );
-    app.execute_sql("UPDATE users SET suspended_at = 1 WHERE username = 'grow1199'");
-    let page = handles(&app.get_html("/users?q=grow&limit=3").await);
-    assert_eq!(page, ["grow1198", "grow1197", "grow1196"]);
-    let all = all_pages(&app, "/users?q=grow&limit=50").await.concat();
-    assert_eq!(all.len(), 1199);
-    assert_eq!(all.last().map(String::as_str), Some("grow000"));
+    app.execute_sql("UPDATE users SET suspended_at = 1 WHERE username = 'greenhouseful0399'");
+    let page = handles(&app.get_html("/users?q=greenhouseful&limit=3").await);
+    assert_eq!(
+        page,
+        [
+            "greenhouseful0398",
+            "greenhouseful0397",
+            "greenhouseful0396"
+        ]
+    );
+    let all = all_pages(&app, "/users?q=greenhouseful&limit=50")
+        .await
+        .concat();
+    assert_eq!(all.len(), 399);
+    assert_eq!(all.last().map(String::as_str), Some("greenhouseful000"));
 }
 
 #[tokio::test]
