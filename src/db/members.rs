@@ -170,7 +170,7 @@ pub const HEAD: usize = 12;
 /// key fewer share it, it is read from that key's index, where the database keeps the newest of
 /// at most this many entries. Telling the two apart steps over at most this many index entries
 /// per key, inside the database. About the crossover for the largest twelve-letter buckets of
-/// the benchmark's million members (`mohammed.sch`, 350 members: √(21 × 350) ≈ 86): the
+/// the benchmark's million members (`mohammed.sch`, about 350 members: √(21 × 350) ≈ 86): the
 /// costliest rare prefix reads about 2 × BROAD entries, the costliest broad one BROAD + 21 ×
 /// bucket ÷ BROAD.
 pub const BROAD: i64 = 128;
