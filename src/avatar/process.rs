@@ -161,21 +161,32 @@ fn process_unguarded(
     let large = options.renditions && region.side >= f64::from(LARGE);
     let orientation = decoded.orientation;
     let source = rgb_image(decoded.pixels, decoded.width, decoded.height)?;
-    // The 600×600 (its resize and its WebP) takes about as long as all the rest after the
-    // decode, so it is made on a thread of its own meanwhile: an upload waits for the longer
-    // of the two, not for their sum.
+    // The 600×600 (its resize and its WebP) takes longer than all the rest after the decode,
+    // so it is made on a thread of its own meanwhile: an upload waits for the longer of the
+    // two, not for their sum. The upload's own thread first resizes the 600×600's lower half
+    // while that one resizes the upper, so that its WebP, the longest single step, starts
+    // after half the resize.
+    let (lower_half, lower_half_done) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
+        let source = &source;
         let large = large.then(|| {
-            scope.spawn(|| {
+            scope.spawn(move || {
                 let started = Instant::now();
-                let resized = resize_with(&source, Some(region), LARGE, LARGE_FILTER)?;
+                let mut resized = resize_rows(source, region, LARGE, 0..LARGE / 2)?;
+                let lower: Vec<u8> = lower_half_done.recv().map_err(|_| Rejection::Corrupt)??;
+                resized.extend_from_slice(&lower);
                 let rgb = orient(resized, LARGE, orientation)?;
                 let variant = Variant::of(LARGE, Encoding::Webp);
                 let file = (variant, encode_file(&rgb, variant)?);
                 Ok::<_, Rejection>((file, started.elapsed()))
             })
         });
-        let master = orient(resize(&source, Some(region), SIZE)?, SIZE, orientation)?;
+        if large.is_some() {
+            // Nobody is left to receive it only when that thread has failed already.
+            let _ = lower_half.send(resize_rows(source, region, LARGE, LARGE / 2..LARGE));
+        }
+        drop(lower_half);
+        let master = orient(resize(source, Some(region), SIZE)?, SIZE, orientation)?;
         timings.resize = started.elapsed();
 
         let started = Instant::now();
@@ -277,7 +288,11 @@ fn rgb_image(pixels: Pixels, width: u32, height: u32) -> Result<FrImage<'static>
 /// up). Cropping is part of the resize, so a 1×20000 strip costs no more than its 1×1 square.
 /// A decoder that decodes only a window counts on the filter's reach (`types::Region::window`).
 fn resize(source: &FrImage, region: Option<Region>, side: u32) -> Result<Vec<u8>, Rejection> {
-    resize_with(source, region, side, FilterType::Lanczos3)
+    let mut options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    if let Some(region) = region {
+        options = options.crop(region.left, region.top, region.side, region.side);
+    }
+    resize_into(source, side, side, &options)
 }
 
 /// The 600×600's filter: Catmull-Rom (bicubic) reads two source pixels each side where
@@ -286,19 +301,43 @@ fn resize(source: &FrImage, region: Option<Region>, side: u32) -> Result<Vec<u8>
 /// differ by at most 4 levels of 255 (PSNR 56 dB).
 const LARGE_FILTER: FilterType = FilterType::CatmullRom;
 
-fn resize_with(
+/// Rows `rows` of the region resized (by [`LARGE_FILTER`]) to `side`×`side`: those rows of the
+/// whole resize, since the filter reads the source beyond the crop box, up to the picture's
+/// edges. Two threads can each make a part of one picture.
+pub(crate) fn resize_rows(
     source: &FrImage,
-    region: Option<Region>,
+    region: Region,
     side: u32,
-    filter: FilterType,
+    rows: std::ops::Range<u32>,
 ) -> Result<Vec<u8>, Rejection> {
-    let mut options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter));
-    if let Some(region) = region {
-        options = options.crop(region.left, region.top, region.side, region.side);
+    let scale = region.side / f64::from(side);
+    let top = region.top + scale * f64::from(rows.start);
+    let bottom = if rows.end >= side {
+        region.top + region.side
+    } else {
+        region.top + scale * f64::from(rows.end)
+    };
+    // fir refuses a box whose bottom rounds past the picture's last row; the whole square's
+    // bottom is within it, so keep every part's within that.
+    let mut height = bottom - top;
+    while top + height > bottom {
+        height -= height * f64::EPSILON;
     }
-    let mut dst = FrImage::new(side, side, PixelType::U8x3);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(LARGE_FILTER))
+        .crop(region.left, top, region.side, height);
+    resize_into(source, side, rows.end.saturating_sub(rows.start), &options)
+}
+
+fn resize_into(
+    source: &FrImage,
+    width: u32,
+    height: u32,
+    options: &ResizeOptions,
+) -> Result<Vec<u8>, Rejection> {
+    let mut dst = FrImage::new(width, height, PixelType::U8x3);
     Resizer::new()
-        .resize(source, &mut dst, &options)
+        .resize(source, &mut dst, options)
         .map_err(|_| Rejection::Corrupt)?;
     Ok(dst.into_vec())
 }

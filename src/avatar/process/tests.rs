@@ -1483,3 +1483,57 @@ fn orienting_turns_as_image_does(side: u32) {
         );
     }
 }
+
+#[test]
+fn the_600_made_in_parts_is_the_600_made_whole() {
+    // Two threads each resize a part of the 600×600 (`resize_rows`): the filter reads the
+    // source beyond each part's box, so the parts joined are the whole resize. Regions reaching
+    // the picture's edges, and fractional ones (a square decoded at a reduced scale).
+    let (width, height) = (1500, 1100);
+    let source = rgb_image(
+        Pixels::Rgb(noise(width, height, 7).into_raw()),
+        width,
+        height,
+    )
+    .expect("an image");
+    let regions = [
+        Region {
+            left: 0.0,
+            top: 0.0,
+            side: 1100.0,
+        },
+        Region {
+            left: 400.0,
+            top: 0.0,
+            side: 1100.0,
+        },
+        Region {
+            left: 123.375,
+            top: 77.625,
+            side: 1022.375,
+        },
+        Region {
+            left: 0.1,
+            top: 411.3,
+            side: 688.7,
+        },
+    ];
+    for region in regions {
+        let whole = resize_rows(&source, region, LARGE, 0..LARGE).expect("whole");
+        for cut in [LARGE / 2, 1, 599, 217] {
+            let mut joined = resize_rows(&source, region, LARGE, 0..cut).expect("upper");
+            joined.extend(resize_rows(&source, region, LARGE, cut..LARGE).expect("lower"));
+            assert_eq!(joined.len(), whole.len(), "{region:?} at {cut}");
+            let worst = whole
+                .iter()
+                .zip(&joined)
+                .map(|(&a, &b)| a.abs_diff(b))
+                .max()
+                .unwrap_or(0);
+            assert!(
+                worst <= 1,
+                "{region:?} cut at row {cut}: {worst} levels apart"
+            );
+        }
+    }
+}
