@@ -320,7 +320,7 @@ pub(crate) fn resize_rows(
     // fir refuses a box whose bottom rounds past the picture's last row; the whole square's
     // bottom is within it, so keep every part's within that.
     let mut height = bottom - top;
-    while top + height > bottom {
+    while height > 0.0 && top + height > bottom {
         height -= height * f64::EPSILON;
     }
     let options = ResizeOptions::new()
