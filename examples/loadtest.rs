@@ -1533,7 +1533,8 @@ struct PlanSearches<'a> {
 }
 
 /// The plans of the SQL that src/db/members.rs issues: its own statements (`members::page`,
-/// `in_heads`, `broad`, `in_ranges`, `in_buckets`), on this connection, in the order a request runs them.
+/// `in_heads`, `broad`, `in_ranges`, `in_buckets`), on this connection, in the order a request
+/// runs them.
 fn query_plans(
     conn: &mut folio::db::DbConn,
     deep_before: i64,
@@ -1567,6 +1568,8 @@ fn query_plans(
         format!("deep page (before id {deep_before})"),
         members::page(deep_before, WANTED)
     );
+    // A bucket's length is written into its statement: `maria.` has six characters.
+    assert_eq!(by_username_alone.chars(), 6, "{}", by_username_alone.from);
     plan!(
         format!(
             "search broad by username alone q={}: both keys' own buckets (in_heads)",

@@ -304,7 +304,7 @@ const LARGE_FILTER: FilterType = FilterType::CatmullRom;
 /// Rows `rows` of the region resized (by [`LARGE_FILTER`]) to `side`×`side`: those rows of the
 /// whole resize, since the filter reads the source beyond the crop box, up to the picture's
 /// edges. Two threads can each make a part of one picture.
-pub(crate) fn resize_rows(
+fn resize_rows(
     source: &FrImage,
     region: Region,
     side: u32,
